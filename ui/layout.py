@@ -1,0 +1,101 @@
+"""Page furniture: chapter header, sections, the code panel, errors and the device panel."""
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import streamlit as st
+
+from core import device as hero_device
+from core.catalog import BY_ID
+from core.errors import HeroError
+from ui.i18n import error_text, t
+
+
+def chapter_header(chapter_id: str) -> None:
+    ch = BY_ID[chapter_id]
+    kicker = t(f"parts.p{ch.part}") if ch.part else ""
+    if 1 <= ch.number <= 16:
+        kicker = f"{kicker} · {t('common.chapter', n=ch.number)}"
+    st.caption(kicker)
+    st.title(t(f"chapters.{chapter_id}.title"))
+    st.markdown(t(f"chapters.{chapter_id}.blurb"))
+
+
+def section(key: str, number: str | None = None) -> None:
+    """A book section: heading plus its short explanation (``<key>.title`` / ``<key>.intro``)."""
+    title = t(f"{key}.title")
+    st.header(f"{number} {title}" if number else title, divider="gray")
+    st.markdown(t(f"{key}.intro"))
+
+
+def code_panel(code: str | Callable | list, filename: str, key: str, expanded: bool = False) -> None:
+    """Show the code that produced a result, with a download as ``filename``.
+
+    ``code`` is source text, a function (its real source is shown via ``inspect``), or a list
+    of functions shown one after another.
+    """
+    items = code if isinstance(code, list) else [code]
+    text = "\n\n".join(item if isinstance(item, str) else inspect.getsource(item) for item in items)
+    with st.expander(t("common.code_that_ran"), expanded=expanded, icon=":material/code:"):
+        st.code(text, language="python")
+        st.download_button(t("common.download_py"), text, file_name=filename, mime="text/x-python",
+                           key=f"dl_{key}", icon=":material/download:")
+
+
+def show_error(err: HeroError) -> None:
+    st.error(error_text(err), icon=":material/error:")
+
+
+@st.cache_resource(show_spinner=False)
+def device_info() -> hero_device.DeviceInfo:
+    return hero_device.detect()
+
+
+def device_panel() -> None:
+    """Sidebar summary of the hardware found (and the preset it implies)."""
+    info = device_info()
+    with st.sidebar.expander(t("device.title"), icon=":material/memory:"):
+        st.markdown(device_markdown(info))
+
+
+def device_markdown(info: hero_device.DeviceInfo) -> str:
+    lines = [f"**{t('device.found')}:** `{info.kind}` — {info.name}",
+             f"**torch:** {info.torch_version}",
+             f"**CUDA:** {info.cuda_version or t('device.no_cuda')}"]
+    if info.kind == "cuda":
+        lines.append(f"**{t('device.memory')}:** {info.memory_gb} GiB · bf16: {'✓' if info.bf16 else '✗'}"
+                     f" · sm {info.capability}")
+    lines.append(f"**{t('device.threads')}:** {info.threads} ({t('device.quota', n=info.cpu_quota)})")
+    lines.append(f"**{t('device.preset')}:** `{hero_device.preset(info)}`")
+    if info.overridden:
+        lines.append(t("device.overridden"))
+    return "  \n".join(lines)
+
+
+def predict_then_run(key: str, question: str, options: list[str], answer: str | None) -> str | None:
+    """A "predict, then run" box: the learner commits to a guess before the result is shown.
+
+    Returns the committed guess (or None until committed). When ``answer`` is known, says
+    whether the guess was right.
+    """
+    state_key = f"guess_{key}"
+    with st.container(border=True):
+        st.markdown(f":material/psychology: **{t('common.predict')}** {question}")
+        if state_key not in st.session_state:
+            choice = st.radio(t("common.your_guess"), options, key=f"radio_{key}", index=None, horizontal=True)
+            if st.button(t("common.commit_guess"), key=f"commit_{key}", disabled=choice is None):
+                st.session_state[state_key] = choice
+                st.rerun()
+            return None
+        guess = st.session_state[state_key]
+        if answer is None:
+            st.info(t("common.guess_locked", guess=guess))
+        elif guess == answer:
+            st.success(t("common.guess_right", guess=guess))
+        else:
+            st.warning(t("common.guess_wrong", guess=guess, answer=answer))
+        if st.button(t("common.guess_again"), key=f"reset_{key}"):
+            del st.session_state[state_key]
+            st.rerun()
+        return guess

@@ -1,0 +1,244 @@
+"""Training runs that never freeze the page.
+
+A run is a job ``job(stop_event, emit) -> result`` executed in a background thread. The
+job calls ``emit(event)`` with metric dicts (``core.train.fit`` events); a fragment that
+re-executes every ``interval`` seconds draws them. The thread never calls ``st.*``: it
+only appends to ``Run.events`` and sets ``Run.status``/``Run.result``, which the fragment
+reads. Because the ``Run`` lives in ``st.session_state`` it survives reruns, other widget
+changes and page switches, and the finished result stays until the visitor replaces it.
+
+Server-wide, at most ``MAX_CONCURRENT`` runs train at once (``HERO_MAX_RUNS``); later
+ones wait in a FIFO queue and show their position. A run whose browser session has been
+gone for ``ORPHAN_SECONDS`` is stopped so it frees its slot.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import streamlit as st
+
+from core.device import cpu_quota
+from core.errors import HeroError
+from ui.i18n import error_text, t
+
+Job = Callable[[threading.Event, Callable[[dict], None]], Any]
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT = int(os.environ.get("HERO_MAX_RUNS", 0)) or max(2, cpu_quota())
+ORPHAN_SECONDS = float(os.environ.get("HERO_ORPHAN_SECONDS", 15))
+ACTIVE = ("queued", "running")
+
+
+@dataclass
+class Run:
+    key: str
+    label: str = ""
+    status: str = "queued"          # queued → running → done | stopped | failed | abandoned
+    events: list[dict] = field(default_factory=list)
+    result: Any = None
+    error: HeroError | None = None  # a learner-caused failure, shown translated
+    crash: str | None = None        # an unexpected exception (a bug), shown briefly and logged
+    queue_position: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def of_kind(self, kind: str) -> list[dict]:
+        return [e for e in list(self.events) if e.get("kind") == kind]
+
+    @property
+    def end(self) -> dict:
+        ends = self.of_kind("end")
+        return ends[-1] if ends else {}
+
+
+class _Scheduler:
+    """FIFO admission of runs into a fixed number of training slots (one per server process)."""
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self.cond = threading.Condition()
+        self.running: set[int] = set()
+        self.waiting: deque[Run] = deque()
+
+    def _renumber(self) -> None:
+        for i, r in enumerate(self.waiting):
+            r.queue_position = i + 1
+
+    def acquire(self, run: Run, alive: Callable[[], bool]) -> bool:
+        with self.cond:
+            self.waiting.append(run)
+            self._renumber()
+            while True:
+                if run.stop_event.is_set() or not alive():
+                    self.waiting.remove(run)
+                    self._renumber()
+                    self.cond.notify_all()
+                    return False
+                if self.waiting[0] is run and len(self.running) < self.slots:
+                    self.waiting.popleft()
+                    self.running.add(id(run))
+                    run.queue_position = None
+                    self._renumber()
+                    self.cond.notify_all()
+                    return True
+                self.cond.wait(timeout=0.5)
+
+    def release(self, run: Run) -> None:
+        with self.cond:
+            self.running.discard(id(run))
+            self.cond.notify_all()
+
+    def load(self) -> tuple[int, int]:
+        """(runs training now, runs waiting) across the whole server."""
+        with self.cond:
+            return len(self.running), len(self.waiting)
+
+
+SCHEDULER = _Scheduler(MAX_CONCURRENT)
+
+
+def _session_liveness() -> Callable[[], bool]:
+    """A thread-safe check that this visitor's browser session still exists (True outside a server)."""
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        ctx = get_script_run_ctx()
+        if ctx is None or not Runtime.exists():
+            return lambda: True
+        runtime, session_id = Runtime.instance(), ctx.session_id
+    except Exception:  # streamlit internals moved: never stop runs because of that
+        return lambda: True
+    last_seen = [time.monotonic()]
+
+    def alive() -> bool:
+        if runtime.is_active_session(session_id):
+            last_seen[0] = time.monotonic()
+            return True
+        return time.monotonic() - last_seen[0] < ORPHAN_SECONDS  # grace for a reconnecting tab
+    return alive
+
+
+def _runs() -> dict[str, Run]:
+    return st.session_state.setdefault("_hero_runs", {})
+
+
+def get(key: str) -> Run | None:
+    return _runs().get(key)
+
+
+def start(key: str, job: Job, label: str = "") -> Run | None:
+    """Start ``job`` in the background under ``key``; None if a run with that key is still active."""
+    existing = get(key)
+    if existing is not None and existing.active:
+        return None
+    run = Run(key=key, label=label)
+    alive = _session_liveness()
+
+    def emit(event: dict) -> None:
+        run.events.append(event)
+        if not alive():
+            run.status = "abandoned"
+            run.stop_event.set()
+
+    def worker() -> None:
+        if not SCHEDULER.acquire(run, alive):
+            run.status = "stopped" if run.stop_event.is_set() else "abandoned"
+            run.finished = time.monotonic()
+            return
+        run.status = "running"
+        try:
+            run.result = job(run.stop_event, emit)
+            if run.status == "running":
+                run.status = "stopped" if run.stop_event.is_set() else "done"
+        except HeroError as err:
+            run.error, run.status = err, "failed"
+        except Exception as exc:  # a bug: keep the app alive, say what broke, log the traceback
+            log.error("training run %s crashed:\n%s", key, traceback.format_exc())
+            run.crash, run.status = f"{type(exc).__name__}: {exc}", "failed"
+        finally:
+            run.finished = time.monotonic()
+            SCHEDULER.release(run)
+
+    _runs()[key] = run
+    threading.Thread(target=worker, name=f"hero-run-{key}", daemon=True).start()
+    return run
+
+
+def wait(key: str, timeout: float = 60.0) -> Run | None:
+    """Block until the run under ``key`` finishes (tests and scripts; pages never block)."""
+    run = get(key)
+    deadline = time.monotonic() + timeout
+    while run is not None and run.active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return run
+
+
+def status_line(run: Run) -> None:
+    """One line saying where a run stands: queued (with position), running, or how it ended."""
+    if run.status == "queued":
+        training, waiting = SCHEDULER.load()
+        st.info(t("runner.queued", position=run.queue_position or 1, waiting=waiting, running=training),
+                icon=":material/hourglass_top:")
+    elif run.status == "running":
+        st.caption(t("runner.running", seconds=f"{time.monotonic() - run.started:.1f}"))
+    elif run.status == "stopped":
+        st.warning(t("runner.stopped"), icon=":material/stop_circle:")
+    elif run.status == "abandoned":
+        st.warning(t("runner.abandoned"), icon=":material/stop_circle:")
+    elif run.status == "failed":
+        if run.error is not None:
+            st.error(error_text(run.error), icon=":material/error:")
+        else:
+            st.error(t("runner.crashed", detail=run.crash), icon=":material/bug_report:")
+    elif run.end.get("reason") == "nan":
+        st.error(t("runner.nan"), icon=":material/warning:")
+
+
+def stop_button(key: str) -> None:
+    run = get(key)
+    if run is not None and run.active:
+        if st.button(t("runner.stop"), key=f"stop_{key}", icon=":material/stop:"):
+            run.stop()
+
+
+def live(key: str, render: Callable[[Run], None], interval: float = 0.5) -> None:
+    """Draw the run under ``key`` with ``render``, refreshing every ``interval`` s while it runs.
+
+    When the run finishes, the whole page reruns once so that widgets depending on the
+    result (e.g. "save this model") appear.
+    """
+    run = get(key)
+    if run is None:
+        return
+    was_active = run.active   # captured now: the Run object itself changes under the fragment
+
+    @st.fragment(run_every=interval if was_active else None)
+    def panel() -> None:
+        current = get(key)
+        if current is None:
+            return
+        stop_button(key)
+        status_line(current)
+        render(current)
+        seen = st.session_state.setdefault("_hero_runs_drawn_done", set())
+        if not current.active and id(current) not in seen:
+            seen.add(id(current))
+            if was_active:  # it finished while this fragment was polling: refresh the page
+                st.rerun()
+
+    panel()

@@ -1,0 +1,98 @@
+"""Chapter 5 headline demo: train a digit classifier live, then draw a digit and see its prediction."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+
+from core import data as datasets
+from core import viz, weights
+from core.errors import HeroError
+from core.i18n import error_text
+from core.lessons import ch05_training as lesson
+from widgets.common import stream_job, translator
+
+
+def predict(drawing, dataset: str, state: dict | None, lang: str = "en"):
+    """Sketchpad value → ({class: probability}, preprocessed image figure)."""
+    t = translator(lang)
+    image = drawing.get("composite") if isinstance(drawing, dict) else drawing
+    if image is None:
+        return {}, None, t("ch05.digits.empty_canvas")
+    size = datasets.load(dataset).image_shape[0]
+    try:
+        pixels = lesson.preprocess_drawing(np.asarray(image), size)
+    except HeroError as err:
+        return {}, None, error_text(lang, err)
+    if pixels is None:
+        return {}, None, t("ch05.digits.empty_canvas")
+    model = _model_for(dataset, state)
+    probs = lesson.predict_proba(model, torch.from_numpy(pixels)[None])[0]
+    figure = viz.image_grid(pixels.reshape(1, size, size), [t("ch05.digits.model_sees")], cols=1)
+    message = t("ch05.digits.prediction", digit=int(probs.argmax()), p=f"{probs.max():.0%}")
+    return {str(i): float(p) for i, p in enumerate(probs)}, figure, message
+
+
+_shipped: dict[str, torch.nn.Module] = {}
+
+
+def _model_for(dataset: str, state: dict | None) -> torch.nn.Module:
+    """The visitor's own trained model if any, else the shipped one (loaded once, never trained)."""
+    if state and dataset in state:
+        return state[dataset]
+    if dataset not in _shipped:
+        _shipped[dataset] = weights.load(lesson.DIGIT_CHECKPOINTS[dataset]).model
+    return _shipped[dataset]
+
+
+def train(dataset: str, epochs: int, state: dict | None, lang: str = "en"):
+    """Generator: stream (status, curves figure, state) while a model trains."""
+    t = translator(lang)
+    state = dict(state or {})
+    settings = lesson.DigitsSettings(dataset=dataset, epochs=int(epochs),
+                                     batch_size=32 if dataset == "digits" else 64)
+    for events, result, error in stream_job(lambda stop, emit: lesson.train_digits(settings, stop, emit)):
+        evals = [e for e in events if e["kind"] == "eval"]
+        figure = viz.curves({dataset: evals}, ["val_loss", "val_acc"]) if evals else None
+        if error is not None:
+            message = error_text(lang, error) if isinstance(error, HeroError) else str(error)
+            yield message, figure, state
+            return
+        if result is not None:
+            if result.ok:
+                state[dataset] = result.model
+            acc = result.end.get("val_acc", float("nan"))
+            yield t("ch05.digits.using", source=t("ch05.digits.source_trained"), acc=f"{acc:.1%}"), figure, state
+            return
+        steps = [e for e in events if e["kind"] == "step"]
+        status = t("ch05.train.progress", epoch=steps[-1]["epoch"] + 1, step=steps[-1]["step"],
+                   loss=f"{steps[-1]['loss']:.4f}") if steps else t("runner.running", seconds="0")
+        yield status, figure, state
+
+
+def build(lang: str = "en") -> gr.Blocks:
+    t = translator(lang)
+    with gr.Blocks(title=t("chapters.ch05.title")) as demo:
+        gr.Markdown(f"## {t('ch05.digits.title')}\n{t('ch05.digits.intro')}")
+        state = gr.State({})
+        with gr.Row():
+            dataset = gr.Radio(["digits", "mnist5k"], value="digits", label=t("ch05.digits.dataset"))
+            epochs = gr.Slider(1, 40, value=20, step=1, label=t("ch05.model.epochs"))
+            train_button = gr.Button(t("ch05.digits.train"), variant="primary")
+        status = gr.Markdown()
+        curves = gr.Plot(label=t("ch05.train.loss"))
+        with gr.Row():
+            pad = gr.Sketchpad(label=t("ch05.digits.draw"), type="numpy", canvas_size=(280, 280),
+                               brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+            with gr.Column():
+                label = gr.Label(num_top_classes=3, label=t("ch05.eval.predicted"))
+                seen = gr.Plot(label=t("ch05.digits.model_sees"))
+                message = gr.Markdown()
+        lang_box = gr.State(lang)
+        train_button.click(train, [dataset, epochs, state, lang_box], [status, curves, state])
+        pad.change(predict, [pad, dataset, state, lang_box], [label, seen, message])
+    return demo
+
+
+if __name__ == "__main__":
+    build().launch()
