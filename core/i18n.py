@@ -31,7 +31,13 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
 def catalog(lang: str) -> dict[str, str]:
     """All strings of one language, flattened to dotted keys."""
     with open(LOCALES_DIR / f"{lang}.toml", "rb") as f:
-        return _flatten(tomllib.load(f))
+        flat = _flatten(tomllib.load(f))
+    # Chapters in progress keep their strings in locales/staging/<chapter>.<lang>.toml until
+    # they are folded into the main file.
+    for part in sorted((LOCALES_DIR / "staging").glob(f"*.{lang}.toml")):
+        with open(part, "rb") as f:
+            flat.update(_flatten(tomllib.load(f)))
+    return flat
 
 
 def normalise(lang: str | None) -> str:

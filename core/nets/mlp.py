@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from core.nets import register
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU,
 }
@@ -25,6 +27,7 @@ class MLPConfig:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
 
 
+@register("mlp", MLPConfig)
 class MLP(nn.Module):
     """x: [B, in_features] → logits [B, out_features]."""
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from core.nets import register
+
 
 @dataclass
 class SmallCNNConfig:
@@ -15,6 +17,7 @@ class SmallCNNConfig:
     dropout: float = 0.1     # before the classifier; regularises the 5k-image MNIST subset
 
 
+@register("small_cnn", SmallCNNConfig)
 class SmallCNN(nn.Module):
     """x: [B, size²] or [B, 1, size, size] → logits [B, n_classes]."""
 

@@ -1,8 +1,4 @@
-"""The project's named checkpoints and how to reproduce each (see ``core.weights``).
-
-``scripts/build_weights.py`` trains every recipe here, writes ``models/*.safetensors``
-and records the measured metric in ``models/manifest.json``.
-"""
+"""Chapter 5 checkpoints (see ``core.weights`` for what a recipe is)."""
 from core.weights import Recipe, register_recipe
 
 # ch05 实战, and later chapters that debug (ch09), explain (ch15) or export (ch13) "the digit
