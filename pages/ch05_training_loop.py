@@ -34,7 +34,7 @@ depth = c1.slider(t("ch05.model.depth"), 0, 4, 2, key="ch05_depth")
 width = c1.select_slider(t("ch05.model.width"), [2, 4, 8, 16, 32, 64], value=16, key="ch05_width")
 activation = c1.selectbox(t("ch05.model.activation"), ["relu", "tanh", "sigmoid", "gelu"], key="ch05_act")
 optimizer = c2.selectbox(t("ch05.model.optimizer"), ["adam", "sgd", "momentum", "rmsprop", "adamw"], key="ch05_opt")
-lr = c2.select_slider(t("ch05.model.lr"), [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0],
+lr = c2.select_slider(t("ch05.model.lr"), [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0, 10000.0],
                       value=0.03, key="ch05_lr")
 epochs = c3.slider(t("ch05.model.epochs"), 1, 200, P["toy_epochs"], key="ch05_epochs")
 batch_size = c3.select_slider(t("ch05.model.batch"), [8, 16, 32, 64, 128], value=32, key="ch05_batch")
