@@ -42,6 +42,21 @@ def curves(runs: dict[str, list[dict]], metrics: Sequence[str], labels: dict[str
     return _layout(fig, title)
 
 
+def metric_lines(events: list[dict], metrics: Sequence[str], labels: dict[str, str] | None = None,
+                 x: str = "epoch", title: str = "") -> go.Figure:
+    """Several metrics of one run on one axis (e.g. train_loss vs val_loss, to see the gap)."""
+    labels = labels or {}
+    fig = go.Figure()
+    for i, metric in enumerate(metrics):
+        pts = [(e[x], e[metric]) for e in events if e.get(metric) is not None]
+        if pts:
+            xs, ys = zip(*pts)
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(pts) < 30 else "lines",
+                                     name=labels.get(metric, metric), line=dict(color=PALETTE[i % len(PALETTE)])))
+    fig.update_xaxes(title_text=labels.get(x, x))
+    return _layout(fig, title)
+
+
 def step_losses(losses: Sequence[float], title: str = "", smooth: int = 10) -> go.Figure:
     """Per-step training loss with a moving average (raw loss is noisy per batch)."""
     y = np.asarray(losses, dtype=float)

@@ -62,7 +62,7 @@ layout.predict_then_run("ch05_acc", t("ch05.train.question"),
                         [t("ch05.train.guess_high"), t("ch05.train.guess_low")], answer)
 if st.button(t("ch05.train.button"), type="primary", icon=":material/play_arrow:", key="ch05_train"):
     job = lambda stop, emit, s=settings: lesson.train_toy(s, stop, emit, P["grid"])  # noqa: E731
-    if runner.start("ch05_toy", job) is None:
+    if runner.start("ch05_toy", job, meta={"epochs": settings.epochs}) is None:
         st.warning(t("runner.already_running"))
 
 
@@ -71,17 +71,19 @@ def draw_toy_run(run: runner.Run) -> None:
     grids = [e for e in run.events if "grid" in e]
     steps = run.of_kind("step")
     if steps:
-        st.progress(min(1.0, steps[-1]["epoch"] / max(1, epochs)), text=t("ch05.train.progress",
+        done = 1.0 if not run.active else (steps[-1]["epoch"] + 1) / max(1, run.meta["epochs"])
+        st.progress(min(1.0, done), text=t("ch05.train.progress",
                     epoch=steps[-1]["epoch"] + 1, step=steps[-1]["step"], loss=f"{steps[-1]['loss']:.4f}"))
     left, right = st.columns([3, 2])
     if grids:
         left.plotly_chart(viz.decision_boundary(grids[-1]["grid"], split.X_train.numpy(), split.y_train.numpy(),
                                                 t("ch05.train.boundary")), key="ch05_live_boundary")
     if evals:
-        right.plotly_chart(viz.curves({t("ch05.train.this_run"): evals}, ["train_loss", "val_loss"],
-                                      title=t("ch05.train.loss")), key="ch05_live_loss")
-        right.plotly_chart(viz.curves({t("ch05.train.this_run"): evals}, ["train_acc", "val_acc"],
-                                      title=t("ch05.train.acc")), key="ch05_live_acc")
+        names = {m: t(f"ch05.train.{m}") for m in ("train_loss", "val_loss", "train_acc", "val_acc", "epoch")}
+        right.plotly_chart(viz.metric_lines(evals, ["train_loss", "val_loss"], names, title=t("ch05.train.loss")),
+                           key="ch05_live_loss")
+        right.plotly_chart(viz.metric_lines(evals, ["train_acc", "val_acc"], names, title=t("ch05.train.acc")),
+                           key="ch05_live_acc")
 
 
 runner.live("ch05_toy", draw_toy_run)
@@ -93,8 +95,9 @@ if run is not None and not run.active and run.result is not None and S.get("ch05
         st.rerun()
 if run is not None and run.end.get("reason") == "nan" and S.get("ch05_result") is not None:
     st.info(t("ch05.train.kept_previous"))
-layout.code_panel(lesson.training_script(settings), "ch05_train_toy.py", "ch05_script", expanded=False)
-layout.code_panel([lesson.train_toy], "ch05_train_toy_core.py", "ch05_core")
+layout.code_panel(lesson.training_script(settings), "ch05_train_toy.py", "ch05_script",
+                  label=t("ch05.train.script_label"))
+layout.code_panel([lesson.train_toy], "ch05_train_toy_core.py", "ch05_core", label=t("ch05.train.core_label"))
 
 # compare runs: pin finished runs and overlay their curves
 result = S.get("ch05_result")

@@ -27,6 +27,7 @@ if not os.path.exists(CHROMIUM):
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+expect.set_options(timeout=60_000)   # a shared 2-core machine can take a while to render a page
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -58,7 +59,11 @@ def server():
         raise RuntimeError("streamlit did not start:\n" + proc.stdout.read().decode()[-3000:])
     yield url
     proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:   # a busy server (training threads) may ignore SIGTERM for a while
+        proc.kill()
+        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +142,24 @@ def test_ch05_training_run_completes(server, page):
     wait_idle(page)
     assert_no_exception(page)
     screenshot(page, "ch05_trained")
+
+
+def test_ch05_draw_a_digit_on_the_canvas(server, page):
+    page.goto(f"{server}/training-loop?lang=en")
+    expect(page.get_by_role("heading", name=translate("en", "ch05.digits.title"), exact=False)).to_be_visible()
+    wait_idle(page)
+    upper = page.locator("canvas.upper-canvas")   # a components-v2 element: Playwright pierces its shadow DOM
+    upper.scroll_into_view_if_needed()
+    box = upper.bounding_box()
+    # A stroke registers only when paced like a person: hover, press, several small moves, release.
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + 30)
+    page.wait_for_timeout(100)
+    page.mouse.down()
+    for i in range(1, 16):
+        page.mouse.move(x, box["y"] + 30 + i * (box["height"] - 60) / 15)
+        page.wait_for_timeout(30)
+    page.mouse.up()
+    expect(page.get_by_text("The model says", exact=False)).to_be_visible(timeout=60_000)
+    assert_no_exception(page)
+    screenshot(page, "ch05_drawn")

@@ -29,15 +29,17 @@ def section(key: str, number: str | None = None) -> None:
     st.markdown(t(f"{key}.intro"))
 
 
-def code_panel(code: str | Callable | list, filename: str, key: str, expanded: bool = False) -> None:
+def code_panel(code: str | Callable | list, filename: str, key: str, expanded: bool = False,
+               label: str | None = None) -> None:
     """Show the code that produced a result, with a download as ``filename``.
 
     ``code`` is source text, a function (its real source is shown via ``inspect``), or a list
-    of functions shown one after another.
+    of functions shown one after another. ``label`` tells two panels of one section apart.
     """
     items = code if isinstance(code, list) else [code]
     text = "\n\n".join(item if isinstance(item, str) else inspect.getsource(item) for item in items)
-    with st.expander(t("common.code_that_ran"), expanded=expanded, icon=":material/code:"):
+    title = t("common.code_that_ran") + (f" · {label}" if label else "")
+    with st.expander(title, expanded=expanded, icon=":material/code:"):
         st.code(text, language="python")
         st.download_button(t("common.download_py"), text, file_name=filename, mime="text/x-python",
                            key=f"dl_{key}", icon=":material/download:")

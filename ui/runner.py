@@ -46,6 +46,7 @@ class Run:
     error: HeroError | None = None  # a learner-caused failure, shown translated
     crash: str | None = None        # an unexpected exception (a bug), shown briefly and logged
     queue_position: int | None = None
+    meta: dict = field(default_factory=dict)   # what the page wants to remember about the run (e.g. its settings)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -141,12 +142,12 @@ def get(key: str) -> Run | None:
     return _runs().get(key)
 
 
-def start(key: str, job: Job, label: str = "") -> Run | None:
+def start(key: str, job: Job, label: str = "", meta: dict | None = None) -> Run | None:
     """Start ``job`` in the background under ``key``; None if a run with that key is still active."""
     existing = get(key)
     if existing is not None and existing.active:
         return None
-    run = Run(key=key, label=label)
+    run = Run(key=key, label=label, meta=dict(meta or {}))
     alive = _session_liveness()
 
     def emit(event: dict) -> None:

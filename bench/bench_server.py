@@ -1,0 +1,78 @@
+"""Server start → home rendered in Chromium (cold), and the server's peak memory after use.
+
+    taskset -c 0,1 .venv/bin/python bench/bench_server.py
+
+Goal: home rendered ≤ 5 s after `streamlit run` starts. Peak RSS is reported after a visitor
+opened home and ch05 and trained the toy model and the digits classifier.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from core.i18n import translate  # noqa: E402
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process in MB, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    kb = lambda key: int(fields[key].split()[0])  # noqa: E731
+    return kb("VmRSS") / 1024, kb("VmHWM") / 1024
+
+
+def main() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        started = time.perf_counter()
+        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                                   "--server.port", str(port), "--server.headless", "true",
+                                   "--server.fileWatcherType", "none"], cwd=ROOT,
+                                  env={**os.environ, "HERO_PRESET": "default"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while True:
+                try:
+                    page.goto(url, timeout=2000)
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            page.get_by_role("heading", name=translate("en", "chapters.preface.title")).wait_for(timeout=60_000)
+            cold = time.perf_counter() - started
+            page.goto(f"{url}/training-loop")
+            page.get_by_role("button", name=translate("en", "ch05.train.button"), exact=True).click(timeout=60_000)
+            page.get_by_role("button", name=translate("en", "ch05.compare.pin")).wait_for(timeout=180_000)
+            page.get_by_role("button", name=translate("en", "ch05.digits.train")).click()
+            page.wait_for_timeout(1000)
+            page.get_by_text(translate("en", "ch05.digits.source_trained"), exact=False).wait_for(timeout=180_000)
+            current, peak = rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(20)
+            browser.close()
+    report = {"home_cold_s": round(cold, 2), "rss_mb": round(current), "peak_rss_mb": round(peak)}
+    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+    (ROOT / "bench" / "results" / "server.json").write_text(json.dumps(report, indent=2))
+    print(f"server start → home rendered: {report['home_cold_s']} s  goal ≤ 5 s")
+    print(f"server RSS after home + ch05 training: {report['rss_mb']} MB (peak {report['peak_rss_mb']} MB)")
+
+
+if __name__ == "__main__":
+    main()
