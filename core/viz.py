@@ -9,11 +9,15 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
+
+# Set once: naming the template in every update_layout re-validates all of it (~100 ms a figure).
+pio.templates.default = "plotly_white"
 
 PALETTE = ("#EE4C2C", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22")   # first colour is PyTorch's orange-red
-LAYOUT = dict(margin=dict(l=40, r=10, t=40, b=40), template="plotly_white", height=320)
+LAYOUT = dict(margin=dict(l=40, r=10, t=40, b=40), height=320)
 
 
 def _layout(fig: go.Figure, title: str = "", **extra) -> go.Figure:
