@@ -91,9 +91,15 @@ def page(browser):
 
 def screenshot(page, name: str) -> None:
     """Whole-page screenshot: Streamlit scrolls inside stMain, so grow the viewport to fit it."""
-    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(max(1000, height), 16000)})
-    page.wait_for_timeout(500)
+    measure = "document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+    height = 0
+    for _ in range(10):   # charts keep growing the page as they render: resize until it stops
+        new = page.evaluate(measure)
+        if new == height:
+            break
+        height = new
+        page.set_viewport_size({"width": 1400, "height": min(max(1000, height), 16000)})
+        page.wait_for_timeout(700)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
