@@ -20,9 +20,13 @@ PALETTE = ("#EE4C2C", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
 LAYOUT = dict(margin=dict(l=40, r=10, t=40, b=40), height=320)
 
 
-def _layout(fig: go.Figure, title: str = "", **extra) -> go.Figure:
+def style(fig: go.Figure, title: str = "", **extra) -> go.Figure:
+    """The gallery's common look (margins, height, title) applied to any figure."""
     fig.update_layout(**{**LAYOUT, "title": title, **extra})
     return fig
+
+
+_layout = style
 
 
 def curves(runs: dict[str, list[dict]], metrics: Sequence[str], labels: dict[str, str] | None = None,

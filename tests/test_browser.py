@@ -91,6 +91,7 @@ def page(browser):
 
 def screenshot(page, name: str) -> None:
     """Whole-page screenshot: Streamlit scrolls inside stMain, so grow the viewport to fit it."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60_000)
     measure = "document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
     height = 0
     for _ in range(10):   # charts keep growing the page as they render: resize until it stops
