@@ -1,0 +1,93 @@
+"""Chapter 3 headline demo: build an MLP (depth, width, activation, dropout), see its tree, run and train it."""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from core import data as datasets
+from core import viz
+from core.errors import HeroError
+from core.i18n import error_text
+from core.lessons import ch03_nn as lesson
+from widgets.common import stream_job, translator
+
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "gelu", "leaky_relu"]
+
+
+def _settings(dataset, depth, width, activation, dropout, epochs=8) -> lesson.MLPSettings:
+    return lesson.MLPSettings(dataset=dataset, depth=int(depth), width=int(width), activation=activation,
+                              dropout=float(dropout), epochs=int(epochs))
+
+
+def build_mlp(dataset: str, depth: int, width: int, activation: str, dropout: float, lang: str = "en"):
+    """Settings → (module tree, summary table, message with parameter count and forward result, probs figure)."""
+    t = translator(lang)
+    try:
+        model = lesson.build_mlp(_settings(dataset, depth, width, activation, dropout))
+    except HeroError as err:
+        return "", None, error_text(lang, err), None
+    ds = datasets.load(dataset)
+    summary = lesson.summarize(model, torch.tensor(ds.X[:4]))
+    table = pd.DataFrame([{**r, "output": str(list(r["output"]))} for r in summary["rows"]])
+    forward = lesson.mlp_forward(model, dataset)
+    message = t("ch03.mlp.forward", total=f"{summary['total']:,}", inp=list(forward["input_shape"]),
+                out=list(forward["output_shape"]), acc=f"{forward['accuracy']:.0%}", which=t("ch03.mlp.untrained"))
+    figure = viz.probability_bars(forward["probs"], ds.classes, t("ch03.mlp.probs", label=forward["label"]))
+    return summary["tree"], table, message, figure
+
+
+def train(dataset: str, depth: int, width: int, activation: str, dropout: float, epochs: int, lang: str = "en"):
+    """Generator: stream (status, curves figure) while the MLP trains with core.train.fit."""
+    t = translator(lang)
+    try:
+        settings = _settings(dataset, depth, width, activation, dropout, epochs)
+        lesson.build_mlp(settings)             # refuse bad settings before starting a thread
+    except HeroError as err:
+        yield error_text(lang, err), None
+        return
+    for events, result, error in stream_job(lambda stop, emit: lesson.train_mlp(settings, stop, emit)):
+        evals = [e for e in events if e["kind"] == "eval"]
+        figure = viz.curves({t("ch03.mlp.this_run"): evals}, ["val_loss", "val_acc"]) if evals else None
+        if error is not None:
+            yield (error_text(lang, error) if isinstance(error, HeroError) else str(error)), figure
+            return
+        if result is not None:
+            yield t("ch03.mlp.val_acc", acc=f"{result.end.get('val_acc', float('nan')):.1%}"), figure
+            return
+        steps = [e for e in events if e["kind"] == "step"]
+        yield (t("ch03.mlp.status_training", epoch=steps[-1]["epoch"] + 1, step=steps[-1]["step"],
+                 loss=f"{steps[-1]['loss']:.4f}") if steps else t("runner.running", seconds="0")), figure
+
+
+def build(lang: str = "en") -> gr.Blocks:
+    t = translator(lang)
+    with gr.Blocks(title=t("chapters.ch03.title")) as demo:
+        gr.Markdown(f"## {t('ch03.mlp.title')}\n{t('ch03.mlp.intro')}")
+        lang_box = gr.State(lang)
+        with gr.Row():
+            dataset = gr.Radio(["digits", "mnist5k"], value="digits", label=t("ch03.data.dataset"))
+            depth = gr.Slider(0, 6, value=2, step=1, label=t("ch03.mlp.depth"))
+            width = gr.Slider(8, 512, value=64, step=8, label=t("ch03.mlp.width"))
+            activation = gr.Dropdown(ACTIVATIONS, value="relu", label=t("ch03.mlp.activation"))
+            dropout = gr.Slider(0.0, 0.8, value=0.0, step=0.1, label="Dropout")
+        with gr.Row():
+            build_button = gr.Button(t("ch03.mlp.build"))
+            epochs = gr.Slider(1, 20, value=8, step=1, label="Epochs")
+            train_button = gr.Button(t("ch03.mlp.train"), variant="primary")
+        message = gr.Markdown()
+        with gr.Row():
+            tree = gr.Code(label=t("ch03.mlp.tree"), language=None)
+            table = gr.Dataframe(label=t("ch03.mlp.summary"))
+        probs = gr.Plot()
+        status = gr.Markdown()
+        curves = gr.Plot()
+        inputs = [dataset, depth, width, activation, dropout]
+        for trigger in (build_button.click, demo.load):
+            trigger(build_mlp, inputs + [lang_box], [tree, table, message, probs])
+        train_button.click(train, inputs + [epochs, lang_box], [status, curves])
+    return demo
+
+
+if __name__ == "__main__":
+    build().launch()
