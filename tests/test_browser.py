@@ -106,8 +106,12 @@ def screenshot(page, name: str) -> None:
 
 
 def wait_idle(page) -> None:
-    """Streamlit shows a running indicator while a script runs; wait until it is gone."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    """Streamlit shows a running indicator while a script runs: let it appear, then wait until it is gone."""
+    try:
+        page.wait_for_selector('[data-testid="stStatusWidget"]', timeout=3_000)
+    except Exception:   # the run may have finished before we looked
+        pass
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
 
 
 def assert_no_exception(page) -> None:
