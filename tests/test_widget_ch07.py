@@ -1,0 +1,58 @@
+"""Chapter 7 widget: its handlers called directly (fine-tune stream, classify, bad uploads)."""
+import io
+import zipfile
+
+import numpy as np
+from PIL import Image
+
+from core.i18n import translate
+from widgets import ch07_vision as w
+
+
+def png_file(tmp_path, name, colour, size=(48, 36)):
+    path = tmp_path / name
+    Image.new("RGB", size, colour).save(path, "PNG")
+    return str(path)
+
+
+def test_finetune_streams_then_classifies_with_grad_cam(tmp_path):
+    outputs = list(w.train("builtin", None, 2, "some", {}))
+    status, curves, state = outputs[-1]
+    assert len(outputs) >= 2 and curves is not None                  # streamed
+    assert state["classes"] == ("temple", "flower") and "model" in state
+    assert status.startswith("Fine-tuned on temple, flower")
+    label, cam, sal, message = w.classify(png_file(tmp_path, "x.png", (30, 120, 30)), state)
+    assert set(label) == {"temple", "flower"} and np.isclose(sum(label.values()), 1, atol=1e-5)
+    heat = np.asarray(cam.data[1].z)
+    assert heat.shape == (128, 128) and np.isfinite(heat).all() and 0 <= heat.min() and heat.max() <= 1
+    assert sal is not None and "**" in message
+
+
+def test_classify_before_training_and_bad_files(tmp_path):
+    empty = w.classify(png_file(tmp_path, "x.png", (0, 0, 0)), {}, "zh")
+    assert empty[0] == {} and empty[3] == translate("zh", "errors.ch07.no_model")
+    bad = tmp_path / "not.png"
+    bad.write_bytes(b"definitely not an image")
+    _, _, state = list(w.train("builtin", None, 1, "all", {}))[-1]
+    result = w.classify(str(bad), state)
+    assert result[0] == {} and result[3] == translate("en", "errors.upload.not_image")
+
+
+def test_uploaded_zip_traversal_refused_and_good_zip_trains(tmp_path):
+    def zipped(members):
+        path = tmp_path / f"{len(members)}.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            for name, colour in members.items():
+                buf = io.BytesIO()
+                Image.new("RGB", (20, 20), colour).save(buf, "PNG")
+                z.writestr(name, buf.getvalue())
+        return str(path)
+    evil = zipped({"a/1.png": (0, 0, 0), "../x/2.png": (9, 9, 9)})
+    missing = list(w.train("upload", None, 1, "some", {}, "zh"))
+    assert missing[-1][0] == translate("zh", "errors.upload.zip_classes", found=0, needed=2, per_class=2)
+    refused = list(w.train("upload", evil, 1, "some", {}))
+    assert refused[-1][0] == translate("en", "errors.upload.zip_unsafe_path", name="../x/2.png")
+    assert refused[-1][2] == {}
+    good = zipped({f"{c}/{i}.png": rgb for c, rgb in (("red", (230, 10, 10)), ("blue", (10, 10, 230))) for i in range(3)})
+    status, figure, state = list(w.train("upload", good, 2, "none", {}))[-1]
+    assert state["classes"] == ("blue", "red")
