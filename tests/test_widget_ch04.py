@@ -1,0 +1,34 @@
+"""Chapter 4 widget handlers, called directly."""
+import gradio as gr
+
+from widgets import ch04_loss_optim as w
+
+
+def test_build_both_languages():
+    for lang in ("en", "zh"):
+        demo = w.build(lang)
+        assert isinstance(demo, gr.Blocks) and len(demo.fns) >= 2
+
+
+def test_compare_streams_and_ends_with_a_table():
+    outputs = list(w.compare("cross_entropy", "adam", 3e-3, "mse", "sgd", 3e-3, "digits", 2))
+    assert len(outputs) >= 2                                   # streamed, not one shot
+    message, figure, table = outputs[-1]
+    assert figure is not None and len(table) == 2
+    assert set(table["optimizer"]) == {"adam", "sgd"} and set(table["loss"]) == {"cross_entropy", "mse"}
+    assert table["val_acc"].iloc[0] >= table["val_acc"].iloc[1]   # best run first
+    assert "loss, optimizer" in message                        # the differing settings are listed
+
+
+def test_compare_flags_an_exploding_run_in_chinese():
+    *_, (message, _, table) = w.compare("cross_entropy", "adam", 3e-3, "cross_entropy", "sgd", 100.0, "moons", 1, "zh")
+    assert "发散" in table["end"].tolist() and "学习率太高" in message
+
+
+def test_race_handler_reports_winner_divergence_and_bad_input():
+    race_fig, loss_fig, summary = w.run_race("himmelblau", 0.005, 0.1, 60)
+    assert race_fig.frames and len(loss_fig.data) == 6 and "First within" in summary
+    _, _, summary = w.run_race("rosenbrock", 10.0, 0.1, 50)
+    assert "Diverged" in summary and "sgd" in summary
+    none, _, message = w.run_race("rosenbrock", 0.001, 0.1, 999999, "zh")
+    assert none is None and "步数必须在" in message
