@@ -7,11 +7,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import streamlit as st  # noqa: E402
 
 from core.catalog import CHAPTERS  # noqa: E402
-from ui import layout  # noqa: E402
+from core.device import configure_threads  # noqa: E402
+from ui import layout, runner  # noqa: E402
 from ui.i18n import language_selector, t  # noqa: E402
 
 st.set_page_config(page_title="PyTorch Zero to Hero", page_icon=":material/local_fire_department:",
                    layout="wide")
+configure_threads(runner.THREADS_PER_RUN)
 language_selector()
 
 groups: dict[str, list] = {}

@@ -16,6 +16,7 @@ import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
 from core.catalog import CHAPTERS  # noqa: E402
+from core.device import configure_threads  # noqa: E402
 from core.i18n import translate  # noqa: E402
 
 
@@ -44,4 +45,5 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args()
+    configure_threads()
     uvicorn.run(build_app(args.lang), host=args.host, port=args.port)

@@ -32,6 +32,8 @@ Job = Callable[[threading.Event, Callable[[dict], None]], Any]
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT = int(os.environ.get("HERO_MAX_RUNS", 0)) or max(2, cpu_quota())
+# Torch threads for the server process, so concurrent runs together use the quota, not more.
+THREADS_PER_RUN = max(1, cpu_quota() // MAX_CONCURRENT)
 ORPHAN_SECONDS = float(os.environ.get("HERO_ORPHAN_SECONDS", 15))
 ACTIVE = ("queued", "running")
 
