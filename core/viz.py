@@ -26,8 +26,6 @@ def style(fig: go.Figure, title: str = "", **extra) -> go.Figure:
     return fig
 
 
-_layout = style
-
 
 def curves(runs: dict[str, list[dict]], metrics: Sequence[str], labels: dict[str, str] | None = None,
            x: str = "epoch", title: str = "") -> go.Figure:
@@ -47,7 +45,7 @@ def curves(runs: dict[str, list[dict]], metrics: Sequence[str], labels: dict[str
                                      showlegend=c == 1, line=dict(color=PALETTE[r % len(PALETTE)])),
                           row=1, col=c)
     fig.update_xaxes(title_text=labels.get(x, x))
-    return _layout(fig, title)
+    return style(fig, title)
 
 
 def metric_lines(events: list[dict], metrics: Sequence[str], labels: dict[str, str] | None = None,
@@ -62,7 +60,7 @@ def metric_lines(events: list[dict], metrics: Sequence[str], labels: dict[str, s
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(pts) < 30 else "lines",
                                      name=labels.get(metric, metric), line=dict(color=PALETTE[i % len(PALETTE)])))
     fig.update_xaxes(title_text=labels.get(x, x))
-    return _layout(fig, title)
+    return style(fig, title)
 
 
 def step_losses(losses: Sequence[float], title: str = "", smooth: int = 10) -> go.Figure:
@@ -73,7 +71,7 @@ def step_losses(losses: Sequence[float], title: str = "", smooth: int = 10) -> g
         kernel = np.ones(smooth) / smooth
         fig.add_trace(go.Scatter(x=np.arange(smooth - 1, len(y)), y=np.convolve(y, kernel, "valid"),
                                  mode="lines", name=f"avg {smooth}", line=dict(color=PALETTE[0])))
-    return _layout(fig, title)
+    return style(fig, title)
 
 
 def decision_boundary(grid: dict, X: np.ndarray, y: np.ndarray, title: str = "",
@@ -104,7 +102,7 @@ def decision_boundary(grid: dict, X: np.ndarray, y: np.ndarray, title: str = "",
             pv = X_val[y_val == c]
             fig.add_trace(go.Scatter(x=pv[:, 0], y=pv[:, 1], mode="markers", name=f"{c} (val)", showlegend=False,
                                      marker=dict(size=7, symbol="x", color=point_colours[c % 5])))
-    return _layout(fig, title, height=380, xaxis=dict(constrain="domain"),
+    return style(fig, title, height=380, xaxis=dict(constrain="domain"),
                    yaxis=dict(scaleanchor="x", scaleratio=1))
 
 
@@ -112,7 +110,7 @@ def confusion_heatmap(matrix: np.ndarray, classes: Sequence[str], title: str = "
                       x_label: str = "predicted", y_label: str = "true") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=matrix, x=list(classes), y=list(classes), colorscale="Blues",
                                text=matrix, texttemplate="%{text}", showscale=False))
-    return _layout(fig, title, xaxis=dict(title=x_label, type="category"),
+    return style(fig, title, xaxis=dict(title=x_label, type="category"),
                    yaxis=dict(title=y_label, autorange="reversed", type="category"), height=360)
 
 
@@ -122,7 +120,7 @@ def probability_bars(probs: np.ndarray, classes: Sequence[str], title: str = "")
     colours = [PALETTE[0] if i == best else "#9ecae1" for i in range(len(probs))]
     fig = go.Figure(go.Bar(x=list(classes), y=probs, marker_color=colours,
                            text=[f"{p:.0%}" for p in probs], textposition="outside"))
-    return _layout(fig, title, yaxis=dict(range=[0, 1.1], tickformat=".0%"), xaxis=dict(type="category"))
+    return style(fig, title, yaxis=dict(range=[0, 1.1], tickformat=".0%"), xaxis=dict(type="category"))
 
 
 def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, cols: int = 8,
@@ -137,11 +135,11 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, cols: in
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    return _layout(fig, title, height=max(140, 110 * rows), margin=dict(l=5, r=5, t=40, b=5))
+    return style(fig, title, height=max(140, 110 * rows), margin=dict(l=5, r=5, t=40, b=5))
 
 
 def bars(names: Sequence[str], values: Sequence[float], title: str = "", y_title: str = "",
          log: bool = False) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(names), y=list(values), marker_color=PALETTE[0],
                            text=[f"{v:.3g}" for v in values], textposition="outside"))
-    return _layout(fig, title, yaxis=dict(title=y_title, type="log" if log else "linear"))
+    return style(fig, title, yaxis=dict(title=y_title, type="log" if log else "linear"))

@@ -1,0 +1,64 @@
+"""Chapter 9 page through the real router (tiny preset): every main button, results rendered, errors translated."""
+from core.i18n import translate
+from tests.conftest import click, finish_runs, open_page
+
+PAGE = "pages/ch09_tricks.py"
+
+
+def texts(app) -> str:
+    return " ".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "metric", "code")
+                    for e in getattr(app, kind))
+
+
+def test_page_trains_and_renders_every_section(app):
+    open_page(app, PAGE)
+    # background runs: overfitting lab, clipping, tuning (started together, adopted after)
+    app.multiselect(key="ch09_variants").set_value(["none", "dropout"]).run()
+    click(app, "ch09_overfit_run")
+    click(app, "ch09_clip_run")
+    click(app, "ch09_tune_run")
+    finish_runs(app, timeout=240)
+    lab = app.session_state["ch09_overfit"]
+    assert set(lab) == {"none", "dropout"} and all(r["history"] for r in lab.values())
+    frames = [d.value for d in app.dataframe]
+    assert any("gap" in f.columns and len(f) == 2 for f in frames)          # the gap table
+    clip = app.session_state["ch09_clip"]["runs"]
+    assert clip["clip"]["steps"] and clip["no_clip"]["steps"]
+    tuned = app.session_state["ch09_tune"]
+    assert {r["run"] for r in tuned["table"]} == {"baseline", "tuned"}
+    assert any("optimizer" in f.columns and "val_acc" in f.columns for f in frames)   # the tuning table
+    # synchronous demos
+    click(app, "ch09_lr_run")
+    assert app.session_state["ch09_lr"]["steepest"] > 0
+    click(app, "ch09_tb_run")
+    tb = app.session_state["ch09_tb"]
+    assert tb["graph"] and "epoch/val_acc" in tb["scalars"]
+    assert app.selectbox(key="ch09_tb_tag").value.startswith(("grads/", "weights/"))
+    click(app, "ch09_hooks_run")
+    assert len(app.session_state["ch09_hooks"]["bad"]["stats"]) == 4
+    click(app, "ch09_repro_run")
+    assert app.session_state["ch09_repro"]["same_seed_identical"]
+    app.selectbox(key="ch09_bug").set_value("shuffled_labels").run()
+    click(app, "ch09_clinic_run")
+    assert app.session_state["ch09_clinic"][0] == "shuffled_labels"
+    shown = texts(app)
+    for key in ("ch09.repro.deterministic", "ch09.bugs.shuffled_labels.diagnosis", "ch09.tb.command"):
+        assert translate("en", key)[:30] in shown, key
+    assert "--- buggy_shuffled_labels.py" in shown
+    assert not app.exception
+
+
+def test_bad_input_shows_translated_errors(app):
+    open_page(app, PAGE)
+    app.session_state["lang"] = "zh"
+    app.run()
+    # start LR above end LR → a translated error element, not an exception
+    app.select_slider(key="ch09_lr_min").set_value(1.0)
+    app.select_slider(key="ch09_lr_max").set_value(1e-3).run()
+    click(app, "ch09_lr_run")
+    assert any("起始学习率" in e.value for e in app.error)
+    # a script with a float64 input: the real RuntimeError is caught and explained
+    app.selectbox(key="ch09_bug").set_value("wrong_dtype").run()
+    click(app, "ch09_clinic_run")
+    assert any("dtype" in e.value and "PyTorch 的原话" in e.value for e in app.error)
+    assert not app.exception
