@@ -8,7 +8,6 @@ change reruns only its section (one of the calls below); the full page runs only
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import median_time  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons import ch01_tensors as L  # noqa: E402
 
@@ -55,14 +55,6 @@ CALLS = {
 }
 
 
-def median_time(fn, repeats: int = 7) -> float:
-    fn()   # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def page_rerun(repeats: int = 3) -> float:

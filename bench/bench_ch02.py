@@ -6,14 +6,13 @@ Budget: each widget's answer ≤ 0.3 s on 2 CPU cores.
 from __future__ import annotations
 
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import median_time  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons import ch02_autograd as lesson  # noqa: E402
 from widgets import ch02_autograd as widget  # noqa: E402
@@ -23,14 +22,6 @@ EXPR, X, Y = lesson.EXAMPLES[0], 1.0, 2.0
 LONG = "(1 - x)**2 + 100*(y - x**2)**2 + sigmoid(x*y) - log(1 + exp(x)) * tanh(y) + sqrt(x**2 + y**2)"
 
 
-def median_time(fn, repeats: int = 7) -> float:
-    fn()   # warm-up (imports, lru caches, plotly templates)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def descent(surface: str, lr: float, steps: int):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ os.environ.setdefault("HERO_PRESET", "default")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.timing import median_time  # noqa: E402
 from core import data  # noqa: E402
 from core.device import configure_threads, preset  # noqa: E402
 from core.lessons import ch03_nn as lesson  # noqa: E402
@@ -28,14 +28,6 @@ from core.lessons import ch03_nn as lesson  # noqa: E402
 BUDGET_S = 0.3
 
 
-def median_time(fn, repeats: int = 7) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -7,29 +7,20 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HERO_PRESET", "default")
 
+from bench.timing import median_time  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons import ch04_loss_optim as L  # noqa: E402
 
 P = L.PRESETS["default"]
 
 
-def median_time(fn, repeats: int = 5) -> float:
-    fn()   # warm-up (imports, first-call allocations)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -4,34 +4,21 @@ background jobs with the default preset. Run: taskset -c 0,1 .venv/bin/python be
 from __future__ import annotations
 
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import median_time, once  # noqa: E402
 from core.lessons import ch06_data as lesson  # noqa: E402
 
 P = lesson.PRESETS["default"]
 BUDGET_S = 0.3
 
 
-def median_time(fn, repeats: int = 5) -> float:
-    fn()  # warm-up: first call pays for imports and caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
-def once(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
+from bench.timing import median_time  # noqa: E402
 from core import data, weights  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons import ch07_vision as L  # noqa: E402
@@ -31,13 +31,7 @@ P = L.PRESETS["default"]
 
 
 def median_seconds(fn, repeats: int = 7) -> float:
-    fn()   # warm-up (imports, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return round(statistics.median(times), 4)
+    return round(median_time(fn, repeats), 4)
 
 
 def timed(fn) -> tuple[float, object]:

@@ -8,7 +8,6 @@ and the sentiment 实战 (whole run). Prints a table and writes bench/results/ch
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -16,19 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import median_time  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons import ch08_nlp as lesson  # noqa: E402
 
 P = lesson.PRESETS["default"]
 
 
-def median_time(fn, repeats: int = 7) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -3,35 +3,22 @@ times with the default preset. Run: taskset -c 0,1 .venv/bin/python bench/bench_
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import median_time, once  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons import ch09_tricks as lesson  # noqa: E402
 
 P = lesson.PRESETS["default"]
 
 
-def median_time(fn, repeats: int = 5) -> float:
-    fn()                                   # warm-up (imports, dataset cache)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
-def once(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

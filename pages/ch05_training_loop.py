@@ -1,5 +1,4 @@
 """Chapter 5 — the first complete training loop (widgets → core.lessons.ch05_training → figures)."""
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd

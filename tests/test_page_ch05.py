@@ -1,7 +1,6 @@
 """Chapter 5 page through the real router: every main button, and every kind of bad input."""
 import io
 import os
-import time
 
 import torch
 

@@ -20,7 +20,7 @@ def test_page_sections_and_every_button(app):
     # 6.1 inspector: the item shown is ds[index]
     app.number_input(key="ch06_index").set_value(7).run()
     y7 = int(lesson.datasets.load("digits").y[7])
-    assert any(f"`ds[7]`" in m.value and f"**{y7}**" in m.value for m in app.markdown)
+    assert any("`ds[7]`" in m.value and f"**{y7}**" in m.value for m in app.markdown)
     # 6.1 streaming (no workers in tests: spawned workers are covered in test_ch06_data)
     app.slider(key="ch06_stream_workers").set_value(0).run()
     app.select_slider(key="ch06_stream_mb").set_value(8).run()   # big enough to dwarf other threads' noise

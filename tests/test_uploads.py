@@ -4,7 +4,6 @@ import struct
 import zipfile
 import zlib
 
-import numpy as np
 import pytest
 from PIL import Image
 

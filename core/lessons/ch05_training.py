@@ -20,7 +20,7 @@ from core.data import toy
 from core import nets, weights
 from core.device import seed_everything
 from core.errors import HeroError
-from core.train import EarlyStopping, GradClip, NaNGuard, evaluate, fit, make_optimizer
+from core.train import EarlyStopping, GradClip, NaNGuard, fit, make_optimizer
 
 Emit = Callable[[dict], None]
 

@@ -23,7 +23,6 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 from PIL import Image
-from plotly.subplots import make_subplots
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, WeightedRandomSampler
 from torchvision.transforms import v2
