@@ -257,8 +257,7 @@ def draw_timing(rows: list[dict], key: str) -> None:
 
 runner.live("ch01_timing", lambda r: draw_timing([e for e in r.of_kind("timing")], "ch01_timing_live"))
 run = runner.get("ch01_timing")
-if run is not None and not run.active and run.result and S.get("ch01_timing_adopted") is not run:
-    S["ch01_timing_adopted"], S["ch01_timing"] = run, run.result
+runner.adopt("ch01_timing", "ch01_timing")
 if (timing := S.get("ch01_timing")) and (run is None or run.active):
     draw_timing(timing, "ch01_timing_kept")
 layout.code_panel(lesson.timing_table, "ch01_timing.py", "ch01_timing")

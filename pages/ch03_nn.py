@@ -231,11 +231,7 @@ def draw_mlp_run(run: runner.Run) -> None:
 
 runner.live("ch03_mlp", draw_mlp_run)
 run = runner.get("ch03_mlp")
-if run is not None and not run.active and run.result is not None and S.get("ch03_mlp_adopted") is not run:
-    S["ch03_mlp_adopted"] = run
-    if run.result.ok:   # a NaN run keeps the previous model
-        S["ch03_mlp_result"] = run.result
-        st.rerun()
+runner.adopt("ch03_mlp", "ch03_mlp_result", accept=lambda r: r.ok)   # a NaN run keeps the previous model
 if trained:
     st.success(t("ch03.mlp.val_acc", acc=f"{result.end.get('val_acc', float('nan')):.1%}"))
 layout.code_panel([lesson.build_mlp, lesson.mlp_forward, lesson.train_mlp], "ch03_mlp.py", "ch03_mlp_code")

@@ -189,12 +189,7 @@ def draw_practice(run: runner.Run) -> None:
 
 
 runner.live("ch04_practice", draw_practice)
-run = runner.get("ch04_practice")
-if run is not None and not run.active and run.result is not None and S.get("ch04_adopted") is not run:
-    S["ch04_adopted"] = run
-    S["ch04_practice_result"] = run.result
-    st.rerun()
-result = S.get("ch04_practice_result")
+result = runner.adopt("ch04_practice", "ch04_practice_result")
 if result is not None and result.runs:
     st.subheader(t("ch04.practice.results"))
     diffs = result.differences()

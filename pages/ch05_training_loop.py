@@ -87,11 +87,7 @@ def draw_toy_run(run: runner.Run) -> None:
 
 runner.live("ch05_toy", draw_toy_run)
 run = runner.get("ch05_toy")
-if run is not None and not run.active and run.result is not None and S.get("ch05_adopted") is not run:
-    S["ch05_adopted"] = run
-    if run.result.ok:   # a NaN run leaves the previous model in place
-        S["ch05_result"] = run.result
-        st.rerun()
+runner.adopt("ch05_toy", "ch05_result", accept=lambda r: r.ok)   # a NaN run leaves the previous model in place
 if run is not None and run.end.get("reason") == "nan" and S.get("ch05_result") is not None:
     st.info(t("ch05.train.kept_previous"))
 layout.code_panel(lesson.training_script(settings), "ch05_train_toy.py", "ch05_script",

@@ -18,14 +18,6 @@ S = st.session_state
 layout.chapter_header("ch06")
 
 
-def adopt(key: str):
-    """The last finished result of background run ``key`` (a failed run keeps the previous one)."""
-    run = runner.get(key)
-    if run is not None and not run.active and run.result is not None and S.get(f"{key}_adopted") is not run:
-        S[f"{key}_adopted"], S[f"{key}_result"] = run, run.result
-    return S.get(f"{key}_result")
-
-
 def start(key: str, job) -> None:
     if runner.start(key, job) is None:
         st.warning(t("runner.already_running"))
@@ -55,7 +47,7 @@ workers = c2.slider(t("ch06.stream.workers"), 0, lesson.MAX_WORKERS, 2, key="ch0
 if st.button(t("ch06.stream.button"), type="primary", icon=":material/play_arrow:", key="ch06_stream_go"):
     start("ch06_stream", lambda stop, emit, m=size_mb, w=workers: lesson.streaming_demo(m, w, P["naive_shard"], stop, emit))
 runner.live("ch06_stream", lambda run: [st.caption(t(f"ch06.stream.stage_{e['stage']}")) for e in run.of_kind("stage")[-1:]])
-if (res := adopt("ch06_stream")) is not None:
+if (res := runner.adopt("ch06_stream", "ch06_stream_result")) is not None:
     m = st.columns(4)
     m[0].metric(t("ch06.stream.file"), f"{res['file_mb']:.0f} MB", t("ch06.stream.rows", n=f"{res['rows']:,}"))
     m[1].metric(t("ch06.stream.peak"), f"{res['stream']['peak_mb']:.2f} MB")
@@ -100,7 +92,7 @@ layout.predict_then_run("ch06_workers", t("ch06.lab.question"), [t("ch06.lab.gue
 if st.button(t("ch06.lab.button"), type="primary", icon=":material/speed:", key="ch06_lab_go"):
     start("ch06_lab", lambda stop, emit, b=base, s=sweep: lesson.run_lab(b, s, stop, emit))
 runner.live("ch06_lab", lambda run: st.caption(", ".join(e["setting"] for e in run.of_kind("lab"))))
-if (lab := adopt("ch06_lab")) is not None:
+if (lab := runner.adopt("ch06_lab", "ch06_lab_result")) is not None:
     st.plotly_chart(viz.bars([r["setting"] for r in lab], [r["samples_per_s"] for r in lab],
                              t("ch06.lab.chart"), t("ch06.lab.samples_s")), key="ch06_lab_bars")
     cols = ["setting", "samples_per_s", "seconds", "first_batch_s", "batches", "last_batch"]
@@ -125,7 +117,7 @@ if online and vs_name in lesson.ONLINE_SETS:
     if st.button(t("ch06.sets.download"), icon=":material/download:", key="ch06_download"):
         start("ch06_download", lambda stop, emit, n=vs_name: lesson.load_vision(n, P["online_n"], online=True))
     runner.live("ch06_download", lambda run: None)
-    vset = adopt("ch06_download")
+    vset = runner.adopt("ch06_download", "ch06_download_result")
     if vset is None:
         st.info(t("ch06.sets.press_download"))
 else:
@@ -215,7 +207,7 @@ def draw_pipe(run: runner.Run) -> None:
 
 
 runner.live("ch06_pipe", draw_pipe)
-if (pipe := adopt("ch06_pipe")) is not None:
+if (pipe := runner.adopt("ch06_pipe", "ch06_pipe_result")) is not None:
     if pipe.notice:
         st.info(t(pipe.notice, **pipe.notice_params), icon=":material/cloud_off:")
     c1, c2 = st.columns([3, 2])

@@ -16,16 +16,6 @@ S = st.session_state
 layout.chapter_header("ch08")
 
 
-def adopt(key: str, state_key: str) -> None:
-    """Move a finished background run's result into the session (a NaN/failed run keeps the old one)."""
-    run = runner.get(key)
-    if run is not None and not run.active and run.result is not None and S.get(f"{state_key}_run") is not run:
-        S[f"{state_key}_run"] = run
-        if run.result.ok:
-            S[state_key] = run.result
-            st.rerun()
-
-
 # 8.1 tokens, vocabulary, padding ----------------------------------------------------------------
 layout.section("ch08.tokens", "8.1")
 text = st.text_area(t("ch08.tokens.text"), t("ch08.tokens.sample"), height=120, key="ch08_tok_text")
@@ -77,7 +67,7 @@ def draw_sg(run: runner.Run) -> None:
 
 
 runner.live("ch08_sg", draw_sg)
-adopt("ch08_sg", "ch08_sg_result")
+runner.adopt("ch08_sg", "ch08_sg_result", accept=lambda r: r.ok)
 if (sg_result := S.get("ch08_sg_result")) is not None:
     word = st.text_input(t("ch08.embed.word"), "list", key="ch08_sg_word", max_chars=40)
     c1, c2 = st.columns([1, 2])
@@ -147,7 +137,7 @@ def draw_s2s(run: runner.Run) -> None:
 
 
 runner.live("ch08_s2s", draw_s2s)
-adopt("ch08_s2s", "ch08_s2s_result")
+runner.adopt("ch08_s2s", "ch08_s2s_result", accept=lambda r: r.ok)
 if (s2s_result := S.get("ch08_s2s_result")) is not None:
     done_task = s2s_result.settings["task"]
     st.metric(t("ch08.s2s.exact"), f"{s2s_result.end.get('val_exact', 0):.1%}", task_labels[done_task],
@@ -196,7 +186,7 @@ def draw_sent(run: runner.Run) -> None:
 
 
 runner.live("ch08_sent", draw_sent)
-adopt("ch08_sent", "ch08_sent_result")
+runner.adopt("ch08_sent", "ch08_sent_result", accept=lambda r: r.ok)
 layout.code_panel(lesson.sentiment_script(settings), "ch08_sentiment.py", "ch08_sent_script")
 if (sent_result := S.get("ch08_sent_result")) is not None:
     c = sent_result.counts

@@ -18,15 +18,6 @@ if "ch09_logdir" not in S:   # this visitor's own TensorBoard folder
     S["ch09_logdir"] = tempfile.mkdtemp(prefix="hero-ch09-tb-")
 
 
-def adopt(key: str) -> None:
-    """Keep a finished background run's result in the session (a NaN/failed run keeps the old one)."""
-    run = runner.get(key)
-    if run is not None and not run.active and run.result is not None and S.get(f"{key}_adopted") is not run:
-        S[f"{key}_adopted"] = run
-        S[key] = run.result
-        st.rerun()
-
-
 def progress(run: runner.Run, total_epochs: int, names: dict) -> None:
     if steps := run.of_kind("step"):
         e = steps[-1]
@@ -72,7 +63,7 @@ def draw_overfit(run: runner.Run) -> None:
 
 
 runner.live("ch09_overfit", draw_overfit)
-adopt("ch09_overfit")
+runner.adopt("ch09_overfit", "ch09_overfit")
 if lab:
     overfit_figures({k: r["history"] for k, r in lab.items()}, "ch09_o_done")
     st.markdown(f"**{t('ch09.overfit.table')}**")
@@ -146,7 +137,7 @@ def draw_clip(run: runner.Run) -> None:
 
 
 runner.live("ch09_clip", draw_clip)
-adopt("ch09_clip")
+runner.adopt("ch09_clip", "ch09_clip")
 if (clipped := S.get("ch09_clip")) is not None and set(clipped["runs"]) == set(clabels):   # not a stopped run
     clip_figures({k: r["steps"] for k, r in clipped["runs"].items()}, clipped["settings"], "ch09_c_done")
     cs = clipped["runs"]["clip"]["steps"]
@@ -277,7 +268,7 @@ def draw_tune(run: runner.Run) -> None:
 
 
 runner.live("ch09_tune", draw_tune)
-adopt("ch09_tune")
+runner.adopt("ch09_tune", "ch09_tune")
 if (tuned := S.get("ch09_tune")) is not None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(lesson.lr_finder_figure(tuned["finder"], flabels), key="ch09_tune_finder")

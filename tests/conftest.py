@@ -18,6 +18,12 @@ os.environ.update({
 })
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Same examples on every run (CI must not find a new edge case by chance), no per-example deadline
+# (a shared 2-core machine is slow at random moments).
+hypothesis_settings.register_profile("hero", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("hero")
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import assume, HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -51,6 +51,9 @@ def hp_strategy(name):
 def test_explorer_agrees_with_the_real_layer(name, data):
     hp = data.draw(hp_strategy(name))
     shape = tuple(data.draw(st.lists(st.integers(1, 7), min_size=1, max_size=5)))
+    # torch documents AdaptiveAvgPool2d for 3-D/4-D input only, but a 5-D input whose H×W already
+    # equals the output size slips through an identity fast path: an undocumented quirk, not a rule.
+    assume(not (name == "AdaptiveAvgPool2d" and len(shape) > 4))
     expected = real_shape(name, hp, shape)
     try:
         report = lesson.run_layer(name, hp, shape)

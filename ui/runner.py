@@ -182,6 +182,23 @@ def start(key: str, job: Job, label: str = "", meta: dict | None = None) -> Run 
     return run
 
 
+def adopt(key: str, state_key: str, accept: Callable[[Any], bool] = lambda result: True) -> Any:
+    """Move the finished result of run ``key`` into ``st.session_state[state_key]``, once per run.
+
+    A result ``accept`` refuses (say, a NaN loss) is not adopted, so the visitor keeps the
+    previous one. After adopting, the page reruns so everything drawn above sees the new
+    result. Returns what ``state_key`` holds now (None before any result).
+    """
+    run = get(key)
+    seen = st.session_state.setdefault("_hero_runs_adopted", {})
+    if run is not None and not run.active and run.result is not None and seen.get(key) is not run:
+        seen[key] = run
+        if accept(run.result):
+            st.session_state[state_key] = run.result
+            st.rerun()
+    return st.session_state.get(state_key)
+
+
 def wait(key: str, timeout: float = 60.0) -> Run | None:
     """Block until the run under ``key`` finishes (tests and scripts; pages never block)."""
     run = get(key)

@@ -40,7 +40,7 @@ class DigitsDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         if not -len(self) <= index < len(self):
             raise IndexError(index)           # lets `for x in ds` stop, like a list
-        image = torch.from_numpy(self.X[index]).reshape(1, *self.image_shape)
+        image = torch.tensor(self.X[index]).reshape(1, *self.image_shape)   # a copy: cached arrays are read-only
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.y[index])
