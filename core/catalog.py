@@ -20,7 +20,7 @@ class Chapter:
     page: str          # page file, relative to the repo root
     url_path: str      # URL path segment of the page
     runs: tuple[str, ...]  # what a visitor can do: "train", "infer", "generate", "explore"
-    cpu_time: str      # typical wait on a 2-core CPU with the default preset
+    cpu_time: str      # longest live run on a 2-core CPU, default preset (measured by bench/; estimates for unbuilt chapters)
 
     @property
     def built(self) -> bool:
@@ -38,12 +38,12 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("ch01", 1, 1, "pages/ch01_tensors.py", "tensors", ("explore",), "< 1 s"),
     Chapter("ch02", 2, 1, "pages/ch02_autograd.py", "autograd", ("explore",), "< 1 s"),
     Chapter("ch03", 3, 1, "pages/ch03_nn.py", "nn", ("explore", "infer"), "< 1 s"),
-    Chapter("ch04", 4, 1, "pages/ch04_loss_optim.py", "loss-optim", ("train",), "≈ 5 s"),
-    Chapter("ch05", 5, 1, "pages/ch05_training_loop.py", "training-loop", ("train", "infer"), "≈ 10 s"),
-    Chapter("ch06", 6, 2, "pages/ch06_data.py", "data", ("explore",), "≈ 5 s"),
-    Chapter("ch07", 7, 2, "pages/ch07_vision.py", "vision", ("train", "infer"), "≈ 60 s"),
-    Chapter("ch08", 8, 2, "pages/ch08_nlp.py", "nlp", ("train", "infer"), "≈ 60 s"),
-    Chapter("ch09", 9, 2, "pages/ch09_tricks.py", "tricks", ("train",), "≈ 30 s"),
+    Chapter("ch04", 4, 1, "pages/ch04_loss_optim.py", "loss-optim", ("train",), "≈ 1 s"),
+    Chapter("ch05", 5, 1, "pages/ch05_training_loop.py", "training-loop", ("train", "infer"), "≈ 4 s"),
+    Chapter("ch06", 6, 2, "pages/ch06_data.py", "data", ("explore", "train"), "≈ 2–25 s"),
+    Chapter("ch07", 7, 2, "pages/ch07_vision.py", "vision", ("train", "infer"), "≈ 2 s"),
+    Chapter("ch08", 8, 2, "pages/ch08_nlp.py", "nlp", ("train", "infer"), "≈ 15 s"),
+    Chapter("ch09", 9, 2, "pages/ch09_tricks.py", "tricks", ("train",), "≈ 8 s"),
     Chapter("ch10", 10, 3, "pages/ch10_transformer.py", "transformer", ("train", "generate"), "≈ 60 s"),
     Chapter("ch11", 11, 3, "pages/ch11_llm.py", "llm", ("infer", "train", "generate"), "≈ 60 s"),
     Chapter("ch12", 12, 3, "pages/ch12_generative.py", "generative", ("train", "generate"), "≈ 60 s"),
