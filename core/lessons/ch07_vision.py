@@ -172,7 +172,8 @@ def conv_figure(demo: dict, titles: tuple[str, str, str]) -> go.Figure:
     for col, (z, scale) in enumerate([(demo["padded"], "gray"), (demo["kernel"], "RdBu"),
                                       (demo["output"], "gray")], 1):
         fig.add_trace(go.Heatmap(z=z, colorscale=scale, showscale=False,
-                                 text=np.round(z, 2) if z.size <= 49 else None,
+                                 # formatted strings: float32 values would print as 0.3300000131…
+                                 text=[[f"{v:.2g}" for v in row] for row in z] if z.size <= 49 else None,
                                  texttemplate="%{text}" if z.size <= 49 else None, textfont=dict(size=13),
                                  zmid=0 if scale == "RdBu" else None), 1, col)
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
