@@ -287,6 +287,21 @@ def fit(model: nn.Module, train: TensorPair | DataLoader, val: TensorPair | Data
     yield end("completed")
 
 
+def record(events: Iterator[dict], emit: Callable[[dict], None] | None = None) -> tuple[list[dict], dict]:
+    """Drain a ``fit`` generator, passing every event to ``emit`` (a live chart, a progress bar);
+    return (the eval events in order, the final end event)."""
+    history: list[dict] = []
+    end: dict = {}
+    for event in events:
+        if event["kind"] == "eval":
+            history.append(event)
+        elif event["kind"] == "end":
+            end = event
+        if emit is not None:
+            emit(event)
+    return history, end
+
+
 def run_to_end(events: Iterator[dict]) -> dict:
     """Drain a ``fit`` generator and return its final ``end`` event (for scripts and tests)."""
     last: dict = {}

@@ -129,3 +129,14 @@ def test_evaluate_restores_mode():
     m = model().train()
     metrics = evaluate(m, (s.X_val, s.y_val), nn.functional.cross_entropy)
     assert m.training and 0 <= metrics["acc"] <= 1 and math.isfinite(metrics["loss"])
+
+
+def test_record_collects_evals_and_end_and_forwards_everything():
+    from core.train import record
+    s = toy_split()
+    m = model()
+    seen = []
+    history, end = record(fit(m, (s.X_train, s.y_train), (s.X_val, s.y_val),
+                              optimizer=make_optimizer("adam", m.parameters(), 0.01), epochs=3), seen.append)
+    assert [e["epoch"] for e in history] == [0, 1, 2] and end["kind"] == "end"
+    assert seen[-1] is end and sum(e["kind"] == "step" for e in seen) == end["step"]

@@ -22,7 +22,7 @@ from core import data as datasets
 from core import nets
 from core.device import seed_everything
 from core.errors import HeroError
-from core.train import NaNGuard, fit, make_optimizer
+from core.train import NaNGuard, fit, make_optimizer, record
 from core.viz import PALETTE, style as _layout
 
 Emit = Callable[[dict], None]
@@ -936,14 +936,9 @@ def train_mlp(s: MLPSettings, stop_event: threading.Event | None = None, emit: E
     split = datasets.split(datasets.load(s.dataset), 0.2, seed=s.seed)
     model = build_mlp(s)
     run = MLPRun(model=model, settings=s)
-    for event in fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
-                     optimizer=make_optimizer("adam", model.parameters(), s.lr), epochs=s.epochs,
-                     batch_size=s.batch_size, seed=s.seed, callbacks=[NaNGuard()], stop_event=stop_event,
-                     max_steps=s.max_steps):
-        if event["kind"] == "eval":
-            run.history.append(event)
-        elif event["kind"] == "end":
-            run.end = event
-        emit(event)
+    run.history, run.end = record(fit(
+        model, (split.X_train, split.y_train), (split.X_val, split.y_val),
+        optimizer=make_optimizer("adam", model.parameters(), s.lr), epochs=s.epochs, batch_size=s.batch_size,
+        seed=s.seed, callbacks=[NaNGuard()], stop_event=stop_event, max_steps=s.max_steps), emit)
     model.eval()
     return run

@@ -20,7 +20,7 @@ from core.data import toy
 from core import nets, weights
 from core.device import seed_everything
 from core.errors import HeroError
-from core.train import EarlyStopping, GradClip, NaNGuard, fit, make_optimizer
+from core.train import EarlyStopping, GradClip, NaNGuard, fit, make_optimizer, record
 
 Emit = Callable[[dict], None]
 
@@ -213,23 +213,15 @@ def digits_model(s: DigitsSettings, image_size: int) -> nn.Module:
 def train_digits(s: DigitsSettings, stop_event: threading.Event | None = None,
                  emit: Emit | None = None) -> TrainResult:
     """Train a digit classifier on real handwritten digits, streaming events to ``emit``."""
-    emit = emit or (lambda event: None)
     seed_everything(s.seed)
     ds = datasets.load(s.dataset)
     split = datasets.split(ds, s.val_fraction, seed=s.seed)
     model = digits_model(s, ds.image_shape[0])
     optimizer = make_optimizer("adam", model.parameters(), s.lr)
-    result = TrainResult(model=model, settings=asdict(s), dataset=s.dataset)
-    for event in fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val), optimizer=optimizer,
-                     epochs=s.epochs, batch_size=s.batch_size, seed=s.seed, callbacks=[NaNGuard()],
-                     stop_event=stop_event):
-        if event["kind"] == "eval":
-            result.history.append(event)
-        elif event["kind"] == "end":
-            result.end = event
-        emit(event)
-    model.eval()
-    return result
+    history, end = record(fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
+                              optimizer=optimizer, epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
+                              callbacks=[NaNGuard()], stop_event=stop_event), emit)
+    return TrainResult(model=model.eval(), settings=asdict(s), history=history, end=end, dataset=s.dataset)
 
 
 # The shipped classifier for each dataset (names in core.recipes).

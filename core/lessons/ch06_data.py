@@ -33,7 +33,7 @@ from core.data.ch06_sets import (RECORD, DigitsDataset, RGBImageDataset, RecordS
                                  dict_collate, pad_collate, write_records)
 from core.device import seed_everything
 from core.errors import HeroError
-from core.train import NaNGuard, fit, make_optimizer
+from core.train import NaNGuard, fit, make_optimizer, record
 
 Emit = Callable[[dict], None]
 
@@ -686,11 +686,7 @@ def run_pipeline(s: PipelineSettings, stop: threading.Event | None = None, emit:
     # 4. train: the loaders go straight into the gallery's one training loop
     model = tiny_cnn(len(data.classes))
     optimizer = make_optimizer("adam", model.parameters(), s.lr)
-    for event in fit(model, train_dl, val_dl, optimizer=optimizer, epochs=s.epochs, seed=s.seed,
-                     callbacks=[NaNGuard()], stop_event=stop, eval_every=max(1, len(train_dl) // 3)):
-        if event["kind"] == "eval":
-            result.history.append(event)
-        elif event["kind"] == "end":
-            result.end = event
-        emit(event)
+    result.history, result.end = record(fit(
+        model, train_dl, val_dl, optimizer=optimizer, epochs=s.epochs, seed=s.seed, callbacks=[NaNGuard()],
+        stop_event=stop, eval_every=max(1, len(train_dl) // 3)), emit)
     return result

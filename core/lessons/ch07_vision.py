@@ -29,7 +29,7 @@ from core import nets, uploads, weights
 from core.device import seed_everything, synchronize
 from core.errors import HeroError
 from core.lessons.ch05_training import confusion
-from core.train import NaNGuard, fit, make_optimizer
+from core.train import NaNGuard, fit, make_optimizer, record
 from core.viz import LAYOUT, PALETTE
 
 Emit = Callable[[dict], None]
@@ -690,15 +690,10 @@ def finetune(ds: datasets.ArrayDataset, s: FinetuneSettings, stop_event: threadi
     net = transfer_net(pretrained_backbone(False), len(ds.classes), s.seed)
     freeze(net, s.freeze)
     opt = make_optimizer("adam", [p for p in net.parameters() if p.requires_grad], s.lr)
-    history, end = [], {}
     val = (split.X_val, split.y_val) if len(split.y_val) else None
-    for event in fit(net, (split.X_train, split.y_train), val, optimizer=opt, epochs=s.epochs,
-                     batch_size=s.batch_size, seed=s.seed, callbacks=[NaNGuard()], stop_event=stop_event):
-        if event["kind"] == "eval":
-            history.append(event)
-        elif event["kind"] == "end":
-            end = event
-        emit(event)
+    history, end = record(fit(net, (split.X_train, split.y_train), val, optimizer=opt, epochs=s.epochs,
+                              batch_size=s.batch_size, seed=s.seed, callbacks=[NaNGuard()],
+                              stop_event=stop_event), emit)
     return FinetuneResult(net.eval(), tuple(ds.classes), history, end, ds.source)
 
 

@@ -24,7 +24,7 @@ from core.data import ch08_text as textdata
 from core.device import seed_everything
 from core.errors import HeroError
 from core.nets.ch08_text import sgns_loss
-from core.train import Callback, NaNGuard, fit
+from core.train import Callback, NaNGuard, fit, record
 
 Emit = Callable[[dict], None]
 
@@ -542,15 +542,9 @@ def train_seq2seq(s: Seq2SeqSettings, stop_event: threading.Event | None = None,
     model = nets.build("ch08_seq2seq", {"src_vocab": len(task.src_vocab), "tgt_vocab": len(task.tgt_vocab),
                                         "src_len": MAX_SRC, "hidden": s.hidden})
     optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
-    history, end = [], {}
-    for event in fit(model, (X, y), (Xv, yv), optimizer=optimizer, loss_fn=seq2seq_loss, epochs=s.epochs,
-                     batch_size=s.batch_size, seed=s.seed, callbacks=[NaNGuard(), ExactMatch(task)],
-                     stop_event=stop_event):
-        if event["kind"] == "eval":
-            history.append(event)
-        elif event["kind"] == "end":
-            end = event
-        emit(event)
+    history, end = record(fit(model, (X, y), (Xv, yv), optimizer=optimizer, loss_fn=seq2seq_loss,
+                              epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
+                              callbacks=[NaNGuard(), ExactMatch(task)], stop_event=stop_event), emit)
     model.eval()
     return Seq2SeqResult(model, task, history, end, asdict(s))
 
