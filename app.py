@@ -8,7 +8,7 @@ import streamlit as st  # noqa: E402
 
 from core.catalog import CHAPTERS  # noqa: E402
 from core.device import configure_threads  # noqa: E402
-from ui import layout, runner  # noqa: E402
+from ui import layout, runner, shelf  # noqa: E402
 from ui.i18n import language_selector, t  # noqa: E402
 
 st.set_page_config(page_title="PyTorch Zero to Hero", page_icon=":material/local_fire_department:",
@@ -26,4 +26,5 @@ for chapter in CHAPTERS:
 
 navigation = st.navigation(groups)
 layout.device_panel()
+shelf.sidebar()
 navigation.run()

@@ -7,7 +7,8 @@ Every chapter trains through ``fit``. It knows nothing about Streamlit or Gradio
 decides what to do with each event, and extras (clipping, schedulers, early stopping, NaN
 detection, logging) attach as callbacks. Events:
 
-- ``{"kind": "step", "step", "epoch", "loss", "lr"}`` after every optimiser step;
+- ``{"kind": "step", "step", "epoch", "loss", "lr", "total_steps", "epochs"}`` after every
+  optimiser step (``total_steps`` lets a progress bar say how far along the run is);
 - ``{"kind": "eval", "step", "epoch", "train_loss", "val_loss", "val_acc", ...}`` after
   each evaluation (every ``eval_every`` steps, and at the end of each epoch);
 - ``{"kind": "end", "reason", "step", "epoch", "seconds"}`` once, last. ``reason`` is
@@ -15,6 +16,7 @@ detection, logging) attach as callbacks. Events:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -73,6 +75,36 @@ class Callback:
     def on_step_end(self, state: TrainState) -> None: ...
     def on_eval(self, state: TrainState, metrics: dict) -> None: ...
     def on_epoch_end(self, state: TrainState) -> None: ...
+
+    def forward_context(self, state: TrainState):
+        """A context manager wrapped around forward + loss (``torch.autocast``), or None."""
+        return None
+
+
+class Autocast(Callback):
+    """Mixed precision: forward and loss under ``torch.autocast(device_type, dtype)``.
+
+    bf16 needs no loss scaling (same exponent range as fp32), so this is all AMP takes on
+    GPUs that support it; :func:`amp_callbacks` picks it for the detected device.
+    """
+
+    def __init__(self, device_type: str, dtype: torch.dtype = torch.bfloat16):
+        self.device_type, self.dtype = device_type, dtype
+
+    def forward_context(self, state):
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+
+def amp_callbacks(device: torch.device | str) -> list[Callback]:
+    """``[Autocast(...)]`` where bf16 autocast pays off (CUDA with bf16), else ``[]``.
+
+    CPU stays in fp32: bf16 on CPUs without AMX is slower, not faster. fp16 (older GPUs, MPS)
+    would need a GradScaler, so those stay in fp32 too.
+    """
+    kind = torch.device(device).type
+    if kind == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return [Autocast("cuda", torch.bfloat16)]
+    return []
 
 
 class GradClip(Callback):
@@ -208,6 +240,15 @@ def _batches(data: TensorPair | DataLoader, batch_size: int, shuffle: bool,
             yield X[idx], y[idx]
 
 
+def _total_steps(train, batch_size: int, epochs: int, max_steps: int | None) -> int | None:
+    """Optimiser steps the run will take, or None when unknown (a streaming DataLoader)."""
+    try:
+        per_epoch = len(train) if isinstance(train, DataLoader) else math.ceil(len(train[1]) / batch_size)
+    except TypeError:   # an IterableDataset has no length
+        return max_steps
+    return epochs * per_epoch if max_steps is None else min(max_steps, epochs * per_epoch)
+
+
 def fit(model: nn.Module, train: TensorPair | DataLoader, val: TensorPair | DataLoader | None = None, *,
         optimizer: torch.optim.Optimizer, loss_fn: Callable = nn.functional.cross_entropy,
         epochs: int = 1, batch_size: int = 32, device: torch.device | str = "cpu", seed: int = 0,
@@ -221,6 +262,12 @@ def fit(model: nn.Module, train: TensorPair | DataLoader, val: TensorPair | Data
     """
     callbacks = list(callbacks)
     state = TrainState(model=model, optimizer=optimizer)
+    # Only callbacks that override these hooks are called per step (the loop stays within a few
+    # per cent of a hand-written one: bench/bench_ch05.py).
+    on_backward = [cb for cb in callbacks if type(cb).after_backward is not Callback.after_backward]
+    on_step = [cb for cb in callbacks if type(cb).on_step_end is not Callback.on_step_end]
+    contexts = [cb for cb in callbacks if type(cb).forward_context is not Callback.forward_context]
+    total_steps = _total_steps(train, batch_size, epochs, max_steps)
     shuffle_gen = torch.Generator().manual_seed(seed)
     model.to(device).train()
     started = time.perf_counter()
@@ -251,19 +298,26 @@ def fit(model: nn.Module, train: TensorPair | DataLoader, val: TensorPair | Data
                 return
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             # 1. forward  2. loss  3. clear old gradients  4. backward  5. update
-            loss = loss_fn(model(xb), yb)
+            if contexts:
+                with contextlib.ExitStack() as stack:
+                    for cb in contexts:
+                        stack.enter_context(cb.forward_context(state))
+                    loss = loss_fn(model(xb), yb)
+            else:
+                loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             state.step_metrics = {}
-            for cb in callbacks:
+            for cb in on_backward:
                 cb.after_backward(state)
             optimizer.step()
             state.step += 1
             state.loss = loss.item()
-            for cb in callbacks:
+            for cb in on_step:
                 cb.on_step_end(state)
             yield {"kind": "step", "step": state.step, "epoch": epoch, "loss": state.loss,
-                   "lr": optimizer.param_groups[0]["lr"], **state.step_metrics}
+                   "lr": optimizer.param_groups[0]["lr"], "total_steps": total_steps, "epochs": epochs,
+                   **state.step_metrics}
             if state.stop_reason:
                 yield end(state.stop_reason)
                 return

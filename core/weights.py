@@ -68,10 +68,15 @@ class Recipe:
     val_fraction: float = 0.2
     metric: str = "val_acc"
     online: Callable[[], dict] | None = None   # returns a state_dict from the internet (opt-in)
+    # A model that ``fit`` on (X, y) arrays cannot train (a GPT on text, a diffusion model):
+    # ``trainer(recipe, on_progress, device, stop_event) -> (model, meta)``, meta as train_recipe's.
+    trainer: Callable | None = None
 
     def fingerprint(self) -> str:
         """Short hash of everything that changes the trained weights."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("online",)}
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("online", "trainer")}
+        if self.trainer is not None:   # the trainer's name, not its address, so the hash is stable
+            fields["trainer"] = f"{self.trainer.__module__}.{self.trainer.__qualname__}"
         return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -325,6 +330,8 @@ def load(name: str, *, allow_online: bool = False, allow_train: bool = True,
 def train_recipe(recipe: Recipe, on_progress: Callable[[dict], None] | None = None,
                  device: str = "cpu", stop_event: threading.Event | None = None) -> tuple[nn.Module, dict]:
     """Train ``recipe`` from scratch; return the model and the metadata to store with it."""
+    if recipe.trainer is not None:
+        return recipe.trainer(recipe, on_progress, device, stop_event)
     from core import data as datasets
     from core.device import seed_everything
     from core.train import NaNGuard, fit, make_optimizer

@@ -29,24 +29,42 @@ def section(key: str, number: str | None = None) -> None:
     st.markdown(t(f"{key}.intro"))
 
 
+# Every take-home script a page has offered in this process, by file name: the take-home test
+# opens each page, then runs every script collected here from an empty folder.
+SERVED_SCRIPTS: dict[str, str] = {}
+
+
 def code_panel(code: str | Callable | list, filename: str, key: str, expanded: bool = False,
-               label: str | None = None) -> None:
+               label: str | None = None, script: str | None = None) -> None:
     """Show the code that produced a result, with a download as ``filename``.
 
     ``code`` is source text, a function (its real source is shown via ``inspect``), or a list
-    of functions shown one after another. ``label`` tells two panels of one section apart.
+    of functions shown one after another. ``script`` is the standalone file to download
+    (``core.takehome.script(...)``: the same functions with everything they use copied in, and
+    the page's settings as its ``__main__``); without it, ``code`` must itself be a complete
+    script. ``label`` tells two panels of one section apart.
     """
     items = code if isinstance(code, list) else [code]
     text = "\n\n".join(item if isinstance(item, str) else inspect.getsource(item) for item in items)
+    download = script if script is not None else text
+    SERVED_SCRIPTS[filename] = download
     title = t("common.code_that_ran") + (f" · {label}" if label else "")
     with st.expander(title, expanded=expanded, icon=":material/code:"):
         st.code(text, language="python")
-        st.download_button(t("common.download_py"), text, file_name=filename, mime="text/x-python",
+        if script is not None and script != text:
+            st.caption(t("common.excerpt_note"))
+        st.download_button(t("common.download_py"), download, file_name=filename, mime="text/x-python",
                            key=f"dl_{key}", icon=":material/download:")
 
 
 def show_error(err: HeroError) -> None:
     st.error(error_text(err), icon=":material/error:")
+
+
+def device() -> str:
+    """The torch device type every run on this page uses ("cuda", "mps" or "cpu"): lessons take
+    it as their settings' ``device`` field."""
+    return device_info().kind
 
 
 @st.cache_resource(show_spinner=False)

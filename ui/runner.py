@@ -52,6 +52,7 @@ class Run:
     queue_position: int | None = None
     meta: dict = field(default_factory=dict)   # what the page wants to remember about the run (e.g. its settings)
     started: float = field(default_factory=time.monotonic)
+    began: float | None = None      # when it got a slot and started training (after any queue)
     finished: float | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
 
@@ -165,7 +166,7 @@ def start(key: str, job: Job, label: str = "", meta: dict | None = None) -> Run 
             run.status = "stopped" if run.stop_event.is_set() else "abandoned"
             run.finished = time.monotonic()
             return
-        run.status = "running"
+        run.status, run.began = "running", time.monotonic()
         try:
             run.result = job(run.stop_event, emit)
             if run.status == "running":
@@ -217,7 +218,7 @@ def status_line(run: Run) -> None:
         st.info(t("runner.queued", position=run.queue_position or 1, waiting=waiting, running=training),
                 icon=":material/hourglass_top:")
     elif run.status == "running":
-        st.caption(t("runner.running", seconds=f"{time.monotonic() - run.started:.1f}"))
+        progress_bar(run)
     elif run.status == "stopped":
         st.warning(t("runner.stopped"), icon=":material/stop_circle:")
     elif run.status == "abandoned":
@@ -264,3 +265,75 @@ def live(key: str, render: Callable[[Run], None], interval: float = 0.5) -> None
                 st.rerun()
 
     panel()
+
+
+def progress_of(run: Run) -> dict | None:
+    """Where a run stands, from its latest event that says so: ``fit`` step events carry
+    ``step``/``total_steps``/``epoch``/``epochs``/``loss``; any other job may emit
+    ``{"kind": "progress", "done": i, "total": n, "text": "..."}``. Returns the fraction done,
+    the seconds left (estimated from the pace so far) and the numbers for the label."""
+    for event in reversed(list(run.events)):
+        if event.get("total_steps"):
+            done, total = event["step"], event["total_steps"]
+            break
+        if event.get("kind") == "progress" and event.get("total"):
+            done, total = event["done"], event["total"]
+            break
+    else:
+        return None
+    elapsed = time.monotonic() - (run.began or run.started)
+    fraction = min(1.0, done / total) if total else 0.0
+    left = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+    return {"fraction": fraction, "done": done, "total": total, "elapsed": elapsed, "left": left, "event": event}
+
+
+def progress_label(info: dict) -> str:
+    event = info["event"]
+    left = t("runner.eta", seconds=f"{info['left']:.0f}") if info["left"] is not None else ""
+    if "total_steps" in event:
+        return t("runner.progress_fit", epoch=event["epoch"] + 1, epochs=event.get("epochs", "?"),
+                 step=event["step"], total=event["total_steps"], loss=f"{event['loss']:.4f}", left=left)
+    return t("runner.progress", done=info["done"], total=info["total"], text=event.get("text", ""), left=left)
+
+
+def progress_bar(run: Run) -> None:
+    """The bar every run shows: epoch/step (or i of n), loss and estimated time left."""
+    info = progress_of(run)
+    if info is None:
+        st.caption(t("runner.running", seconds=f"{time.monotonic() - (run.began or run.started):.1f}"))
+        return
+    st.progress(info["fraction"], text=progress_label(info))
+
+
+def section(key: str, job: Job, *, button: str, render: Callable[[Run], None] | None = None,
+            state_key: str | None = None, accept: Callable[[Any], bool] = lambda result: True,
+            on_result: Callable[[Any], None] | None = None, meta: dict | None = None, label: str = "",
+            icon: str = ":material/play_arrow:", primary: bool = True, disabled: bool = False,
+            interval: float = 0.5) -> Any:
+    """One training section, the whole sequence: button → queue position → streamed progress
+    (bar with epoch/step, loss, time left, then ``render(run)`` for the page's own charts) →
+    Stop → result kept in ``st.session_state[state_key]`` → translated error.
+
+    ``job(stop_event, emit)`` runs only when the button is pressed. ``accept(result)`` decides
+    whether a finished result replaces the kept one (a NaN run keeps the previous model, and
+    the page says so); ``on_result(result)`` runs once per adopted result (e.g. put the model
+    on the shelf). Returns the kept result, or None before the first one.
+    """
+    state_key = state_key or f"{key}_result"
+    if st.button(button, key=f"start_{key}", icon=icon, type="primary" if primary else "secondary",
+                 disabled=disabled):
+        if start(key, job, label=label, meta=meta) is None:
+            st.warning(t("runner.already_running"), icon=":material/hourglass_top:")
+    live(key, render or (lambda run: None), interval=interval)
+    before = st.session_state.get(state_key)
+    run = get(key)
+    if run is not None and not run.active and run.result is not None and on_result is not None:
+        done = st.session_state.setdefault("_hero_runs_on_result", {})
+        if done.get(key) is not run and accept(run.result):
+            done[key] = run
+            on_result(run.result)
+    result = adopt(key, state_key, accept=accept)
+    if run is not None and not run.active and run.result is not None and result is before \
+            and before is not None and not accept(run.result):
+        st.info(t("runner.kept_previous"), icon=":material/undo:")
+    return result

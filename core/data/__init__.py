@@ -71,20 +71,21 @@ def split(ds: ArrayDataset, val_fraction: float = 0.2, seed: int = 0) -> Split:
     return Split(as_x(ds.X[tr]), as_y(ds.y[tr]), as_x(ds.X[va]), as_y(ds.y[va]))
 
 
-REGISTRY: dict[str, Callable[..., ArrayDataset]] = {}
+LOADERS: dict[str, Callable[..., ArrayDataset]] = {}
+REGISTRY = LOADERS   # the same dict under the name every registry in core has
 
 
 def register(name: str):
     def deco(fn: Callable[..., ArrayDataset]):
-        REGISTRY[name] = fn
+        LOADERS[name] = fn
         return fn
     return deco
 
 
 def load(name: str, **options) -> ArrayDataset:
-    if name not in REGISTRY:
-        raise HeroError("data.unknown", name=name, known=", ".join(sorted(REGISTRY)))
-    return REGISTRY[name](**options)
+    if name not in LOADERS:
+        raise HeroError("data.unknown", name=name, known=", ".join(sorted(LOADERS)))
+    return LOADERS[name](**options)
 
 
 def _import_loaders() -> None:

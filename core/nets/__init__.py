@@ -12,19 +12,28 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-from typing import Any
+from typing import Any, Callable
 
 from torch import nn
 
 from core.errors import HeroError
 
 REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {}
+# name -> example(config) returning the positional arguments of one forward call (tests loop over it)
+EXAMPLES: dict[str, Callable[[Any], tuple]] = {}
 
 
-def register(name: str, config_cls: type):
-    """Class decorator: make ``nn.Module`` subclass buildable as ``build(name, config)``."""
+def register(name: str, config_cls: type, example: Callable[[Any], tuple] | None = None):
+    """Class decorator: make ``nn.Module`` subclass buildable as ``build(name, config)``.
+
+    ``example(config)`` returns a tuple of forward arguments for a model built from ``config``
+    (e.g. ``lambda c: (torch.randn(2, c.in_features),)``); the registry tests build every
+    architecture with its default config, forward the example, and round-trip a checkpoint.
+    """
     def deco(module_cls: type[nn.Module]) -> type[nn.Module]:
         REGISTRY[name] = (config_cls, module_cls)
+        if example is not None:
+            EXAMPLES[name] = example
         return module_cls
     return deco
 
