@@ -108,7 +108,8 @@ def checkpoint_bytes(model: nn.Module, **meta) -> bytes:
     header = {"hero_format": FORMAT_VERSION, "arch": nets.arch_name(model),
               "config": json.dumps(nets.config_dict(model))}
     header.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # clone: tied weights (a GPT's embedding and output layer) share storage, which safetensors refuses
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     return st_save(state, metadata=header)
 
 

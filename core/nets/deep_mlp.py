@@ -35,7 +35,7 @@ class DeepMLPConfig:
             raise ValueError(f"init must be one of {INITS}")
 
 
-@register("deep_mlp", DeepMLPConfig)
+@register("deep_mlp", DeepMLPConfig, example=lambda c: (torch.randn(4, c.in_features),))
 class DeepMLP(nn.Module):
     """x: [B, in_features] (or any shape flattening to it) → logits [B, out_features].
 

@@ -19,7 +19,7 @@ class LeNetConfig:
     image_size: int = 32     # flattened inputs [B, C·size²] are reshaped to this square
 
 
-@register("lenet5", LeNetConfig)
+@register("lenet5", LeNetConfig, example=lambda c: (torch.rand(4, c.in_channels * c.image_size ** 2),))
 class LeNet5(nn.Module):
     """x: [B, C, 32, 32] (or flattened) → logits [B, n_classes].
 

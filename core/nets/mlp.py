@@ -27,7 +27,7 @@ class MLPConfig:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
 
 
-@register("mlp", MLPConfig)
+@register("mlp", MLPConfig, example=lambda c: (torch.randn(4, c.in_features),))
 class MLP(nn.Module):
     """x: [B, in_features] → logits [B, out_features]."""
 

@@ -17,7 +17,7 @@ class SmallCNNConfig:
     dropout: float = 0.1     # before the classifier; regularises the 5k-image MNIST subset
 
 
-@register("small_cnn", SmallCNNConfig)
+@register("small_cnn", SmallCNNConfig, example=lambda c: (torch.rand(4, c.image_size ** 2),))
 class SmallCNN(nn.Module):
     """x: [B, size²] or [B, 1, size, size] → logits [B, n_classes]."""
 

@@ -40,7 +40,8 @@ class BasicBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-@register("tiny_resnet", TinyResNetConfig)
+@register("tiny_resnet", TinyResNetConfig,
+          example=lambda c: (torch.rand(4, c.in_channels * c.image_size ** 2),))
 class TinyResNet(nn.Module):
     """x: [B, C, S, S] or flattened [B, C·S²] → logits [B, n_classes]."""
 
