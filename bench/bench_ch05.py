@@ -107,7 +107,7 @@ def concurrent_visitors(n: int = 3) -> dict:
     def press_and_wait(sessions):
         start = time.perf_counter()
         for at in sessions:
-            at.button(key="ch05_digit_train").click().run()
+            at.button(key="start_ch05_digits_digits").click().run()
         runs = [at.session_state["_hero_runs"]["ch05_digits_digits"] for at in sessions]
         done = {}
         while len(done) < len(runs):

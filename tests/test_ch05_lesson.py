@@ -125,3 +125,61 @@ def test_train_digits_streams_and_learns():
     result = lesson.train_digits(lesson.DigitsSettings(epochs=3), emit=events.append)
     assert result.ok and result.end["val_acc"] > 0.85
     assert sum(e["kind"] == "eval" for e in events) == 3
+
+
+def test_runs_use_the_settings_device():
+    """The device field reaches model and batches: a meta-device run cannot compute a loss value,
+    and a CPU run hands back a CPU model."""
+    with pytest.raises((NotImplementedError, RuntimeError)):
+        lesson.train_toy(lesson.ToySettings(epochs=1, device="meta"))
+    with pytest.raises((NotImplementedError, RuntimeError)):
+        lesson.train_digits(lesson.DigitsSettings(epochs=1, device="meta"))
+    result = lesson.train_digits(lesson.DigitsSettings(epochs=1, device="cpu"))
+    assert {p.device.type for p in result.model.parameters()} == {"cpu"}
+
+
+def test_fit_receives_device_and_amp_callbacks(monkeypatch):
+    seen = {}
+    real_fit = lesson.fit
+
+    def spy(*args, **kwargs):
+        seen.update(device=kwargs["device"], callbacks=[type(c).__name__ for c in kwargs["callbacks"]])
+        return real_fit(*args, **kwargs)
+    monkeypatch.setattr(lesson, "fit", spy)
+    monkeypatch.setattr(lesson, "amp_callbacks", lambda device: [lesson.NaNGuard()] if torch.device(device).type == "cpu" else [])
+    lesson.train_toy(lesson.ToySettings(epochs=1, n_points=60))
+    assert str(seen["device"]) == "cpu" and seen["callbacks"].count("NaNGuard") == 2   # amp's, then the lesson's
+
+
+def test_trainer_checks_registered_and_run_on_cpu():
+    from core.lessons import TRAINERS
+    assert {"ch05_toy", "ch05_digits"} <= set(TRAINERS)
+    assert TRAINERS["ch05_toy"]("cpu", "tiny")["val_acc"] > 0.5
+    assert TRAINERS["ch05_digits"]("cpu", "tiny")["val_acc"] > 0.8
+
+
+def test_digits_script_loads_a_shelf_download_or_trains(tmp_path):
+    """The take-home digits script loads the model shelf's zip with --weights, else trains one."""
+    from core import shelf, takehome
+    s = lesson.DigitsSettings(epochs=1)
+    text = takehome.script(lesson.preprocess_drawing, lesson.predict_proba, lesson.train_digits,
+                           lesson.load_digits_weights, registry_keys={"digits", "small_cnn", "mlp"},
+                           filename="ch05_digits.py", main=lesson.digits_main(s))
+    (tmp_path / "ch05_digits.py").write_text(text)
+    model = lesson.weights.load(lesson.DIGIT_CHECKPOINTS["digits"]).model
+    item = shelf.ShelfItem(name="ch05 digits", chapter="ch05", kind="digits-classifier", model=model,
+                           info={"image_size": 8})
+    (tmp_path / "mine.zip").write_bytes(shelf.package(item))
+    (tmp_path / "mine.safetensors").write_bytes(lesson.export_checkpoint(model))
+    env = {"HERO_TINY": "1", "PATH": "/usr/bin:/bin"}
+    canvas = stroke_image()[..., 0]
+    expected = int(lesson.predict_proba(model, torch.from_numpy(lesson.preprocess_drawing(canvas, 8))[None])[0].argmax())
+    for weights_file in ("mine.zip", "mine.safetensors"):
+        out = subprocess.run([sys.executable, "-I", "ch05_digits.py", "--weights", weights_file], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert f"loaded {weights_file}" in out.stdout and f"reads as {expected} " in out.stdout
+    out = subprocess.run([sys.executable, "-I", "ch05_digits.py", "--weights", "absent.zip"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "not found: training" in out.stdout and "val_acc" in out.stdout

@@ -16,7 +16,7 @@ def errors(at):
 
 
 def train_toy(at):
-    click(at, "ch05_train")
+    click(at, "start_ch05_toy")
     runs = finish_runs(at)
     assert runs["ch05_toy"].status == "done"
     return runs["ch05_toy"]
@@ -28,6 +28,9 @@ def test_train_step_mode_eval_pin_and_compare(app):
     run = train_toy(app)
     result = app.session_state["ch05_result"]
     assert result is run.result and result.ok
+    shelved = app.session_state["_hero_shelf"].items("mlp-toy")
+    assert len(shelved) == 1 and shelved[0].info == {"task": "moons", "in_features": 2, "classes": 2}
+    assert shelved[0].metric == f"val_acc {result.end['val_acc']:.1%}"
     assert any(m.label == translate("en", "ch05.eval.accuracy") for m in app.metric)
     # step mode walks the five lines
     for _ in range(4):
@@ -62,21 +65,21 @@ def test_nan_learning_rate_keeps_previous_model(app):
     app.select_slider(key="ch05_lr").set_value(10000.0).run()
     app.selectbox(key="ch05_opt").set_value("sgd").run()
     app.slider(key="ch05_epochs").set_value(20).run()
-    click(app, "ch05_train")
+    click(app, "start_ch05_toy")
     runs = finish_runs(app)
     assert runs["ch05_toy"].end["reason"] == "nan"
     assert app.session_state["ch05_result"] is good
     assert translate("en", "runner.nan") in errors(app)
-    assert any(translate("en", "ch05.train.kept_previous") == i.value for i in app.info)
+    assert any(translate("en", "runner.kept_previous") == i.value for i in app.info)
 
 
 def test_train_twice_is_refused_while_running(app):
     open_page(app, PAGE)
     app.slider(key="ch05_epochs").set_value(200).run()
     app.slider(key="ch05_points").set_value(2000).run()
-    click(app, "ch05_train")
+    click(app, "start_ch05_toy")
     first = app.session_state["_hero_runs"]["ch05_toy"]
-    click(app, "ch05_train")
+    click(app, "start_ch05_toy")
     assert app.session_state["_hero_runs"]["ch05_toy"] is first
     assert translate("en", "runner.already_running") in [w.value for w in app.warning]
     # switching page mid-run: the run keeps going and its result is there on return
@@ -104,6 +107,11 @@ def test_save_load_round_trip_and_bad_files(app):
     upload(app, "model.safetensors", good)
     assert any(m.label == translate("en", "ch05.save.max_diff") and m.value == "0.00e+00" for m in app.metric)
     assert blob is not None
+    # the download is the shelf's package (safetensors + JSON config): it loads back the same model
+    from core import shelf as core_shelf
+    package = core_shelf.package(app.session_state["_hero_shelf"].items("mlp-toy")[-1])
+    upload(app, "ch05_moons_mlp.zip", package)
+    assert [m.value for m in app.metric if m.label == translate("en", "ch05.save.max_diff")] == ["0.00e+00"]
 
     class Exploit:
         def __reduce__(self):
@@ -131,10 +139,16 @@ def test_digits_cached_model_train_and_empty_canvas(app):
     digit_models = app.session_state["ch05_digit_models"]
     assert digit_models["digits"]["source"] == "shipped" and digit_models["digits"]["acc"] >= 0.97
     assert translate("en", "ch05.digits.empty_canvas") in [i.value for i in app.info]
-    click(app, "ch05_digit_train")
+    click(app, "start_ch05_digits_digits")
     runs = finish_runs(app)
     assert runs["ch05_digits_digits"].status == "done"
     assert app.session_state["ch05_digit_models"]["digits"]["source"] == "trained"
+    # the trained model is on the visitor's shelf, as a digits classifier for later chapters
+    item = app.session_state["_hero_shelf"].items("digits-classifier")[-1]
+    assert item.chapter == "ch05" and item.info == {"image_size": 8, "dataset": "digits"}
+    assert item.model is not runs["ch05_digits_digits"].result.model                  # a private copy
+    x = torch.rand(3, 1, 8, 8)
+    torch.testing.assert_close(item.model(x), runs["ch05_digits_digits"].result.model(x))
     app.radio(key="ch05_ds").set_value("mnist5k").run()
     assert not app.exception
     assert app.session_state["ch05_digit_models"]["mnist5k"]["source"] == "shipped"

@@ -8,9 +8,9 @@ import torch
 from core import data as datasets
 from core import viz, weights
 from core.errors import HeroError
-from core.i18n import error_text
+from core.device import detect
 from core.lessons import ch05_training as lesson
-from widgets.common import stream_job, translator
+from widgets.common import error_message, run_status, stream_job, translator
 
 
 def predict(drawing, dataset: str, state: dict | None, lang: str = "en"):
@@ -23,7 +23,7 @@ def predict(drawing, dataset: str, state: dict | None, lang: str = "en"):
     try:
         pixels = lesson.preprocess_drawing(np.asarray(image), size)
     except HeroError as err:
-        return {}, None, error_text(lang, err)
+        return {}, None, error_message(lang, err)
     if pixels is None:
         return {}, None, t("ch05.digits.empty_canvas")
     model = _model_for(dataset, state)
@@ -46,28 +46,23 @@ def _model_for(dataset: str, state: dict | None) -> torch.nn.Module:
 
 
 def train(dataset: str, epochs: int, state: dict | None, lang: str = "en"):
-    """Generator: stream (status, curves figure, state) while a model trains."""
+    """Generator: stream (status, curves figure, state) while a model trains on this machine's device."""
     t = translator(lang)
     state = dict(state or {})
-    settings = lesson.DigitsSettings(dataset=dataset, epochs=int(epochs),
-                                     batch_size=32 if dataset == "digits" else 64)
+    settings = lesson.DigitsSettings(dataset=dataset, epochs=int(epochs), batch_size=32 if dataset == "digits" else 64,
+                                     device=detect().kind)
     for events, result, error in stream_job(lambda stop, emit: lesson.train_digits(settings, stop, emit)):
         evals = [e for e in events if e["kind"] == "eval"]
         figure = viz.curves({dataset: evals}, ["val_loss", "val_acc"]) if evals else None
-        if error is not None:
-            message = error_text(lang, error) if isinstance(error, HeroError) else str(error)
-            yield message, figure, state
-            return
+        done = ""
         if result is not None:
             if result.ok:
                 state[dataset] = result.model
-            acc = result.end.get("val_acc", float("nan"))
-            yield t("ch05.digits.using", source=t("ch05.digits.source_trained"), acc=f"{acc:.1%}"), figure, state
+            done = t("ch05.digits.using", source=t("ch05.digits.source_trained"),
+                     acc=f"{result.end.get('val_acc', float('nan')):.1%}")
+        yield run_status(lang, events, result, error, done_text=done), figure, state
+        if error is not None or result is not None:
             return
-        steps = [e for e in events if e["kind"] == "step"]
-        status = t("ch05.train.progress", epoch=steps[-1]["epoch"] + 1, step=steps[-1]["step"],
-                   loss=f"{steps[-1]['loss']:.4f}") if steps else t("runner.running", seconds="0")
-        yield status, figure, state
 
 
 def build(lang: str = "en") -> gr.Blocks:

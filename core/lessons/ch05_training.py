@@ -19,10 +19,10 @@ from core import data as datasets
 from core.data import toy
 from core import nets, weights
 from core.device import seed_everything
-from core.errors import HeroError
-from core.train import EarlyStopping, GradClip, NaNGuard, fit, make_optimizer, record
-
-Emit = Callable[[dict], None]
+from core.errors import Emit, HeroError
+from core.weights import checkpoint_bytes, model_from_checkpoint, read_checkpoint
+from core.lessons import trainer
+from core.train import EarlyStopping, GradClip, NaNGuard, amp_callbacks, fit, make_optimizer, record
 
 # Sizes per preset: tiny keeps tests under a few seconds, default is what a CPU visitor gets.
 PRESETS = {
@@ -49,6 +49,7 @@ class ToySettings:
     clip_norm: float = 0.0         # 0 = no gradient clipping
     early_stop: bool = False
     grid_every: int = 5            # redraw the decision boundary every N epochs
+    device: str = "cpu"            # where model and batches live ("cuda", "mps", "cpu")
 
 
 @dataclass
@@ -79,8 +80,10 @@ def build_toy_model(s: ToySettings, n_classes: int) -> nn.Module:
 def decision_grid(model: nn.Module, X: torch.Tensor, resolution: int = 60, margin: float = 0.3) -> dict:
     """Class probabilities of ``model`` on a grid covering the points X [N, 2].
 
-    Returns xs [R], ys [R] and probs [R, R, C] (row i is y = ys[i]).
+    Returns xs [R], ys [R] and probs [R, R, C] (row i is y = ys[i]), on the CPU for drawing;
+    the grid is evaluated wherever the model's parameters are.
     """
+    X = X.cpu()
     lo = X.min(0).values - margin
     hi = X.max(0).values + margin
     xs = torch.linspace(float(lo[0]), float(hi[0]), resolution)
@@ -89,21 +92,24 @@ def decision_grid(model: nn.Module, X: torch.Tensor, resolution: int = 60, margi
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        probs = model(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)).softmax(-1)
+        where = next(model.parameters()).device
+        probs = model(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(where)).float().softmax(-1).cpu()
     model.train(was_training)
     return {"xs": xs.numpy(), "ys": ys.numpy(), "probs": probs.reshape(resolution, resolution, -1).numpy()}
 
 
 def train_toy(s: ToySettings, stop_event: threading.Event | None = None, emit: Emit | None = None,
               grid_resolution: int = 60) -> TrainResult:
-    """Train an MLP on a toy set; ``emit`` receives every event plus decision-grid snapshots."""
+    """Train an MLP on a toy set on ``s.device``; ``emit`` receives every event plus
+    decision-grid snapshots. The returned model is back on the CPU."""
     emit = emit or (lambda event: None)
     seed_everything(s.seed)
     split = toy_split(s)
     n_classes = int(split.y_train.max()) + 1
-    model = build_toy_model(s, n_classes)
+    device = torch.device(s.device)
+    model = build_toy_model(s, n_classes).to(device)
     optimizer = make_optimizer(s.optimizer, model.parameters(), s.lr)
-    callbacks = [NaNGuard()]
+    callbacks = [*amp_callbacks(device), NaNGuard()]
     if s.clip_norm > 0:
         callbacks.append(GradClip(s.clip_norm))
     if s.early_stop:
@@ -111,7 +117,7 @@ def train_toy(s: ToySettings, stop_event: threading.Event | None = None, emit: E
     result = TrainResult(model=model, settings=asdict(s), dataset=s.kind)
     for event in fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
                      optimizer=optimizer, epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
-                     callbacks=callbacks, stop_event=stop_event):
+                     device=device, callbacks=callbacks, stop_event=stop_event):
         if event["kind"] == "eval":
             result.history.append(event)
             if event["epoch"] % max(1, s.grid_every) == 0 or event["epoch"] == s.epochs - 1:
@@ -120,7 +126,16 @@ def train_toy(s: ToySettings, stop_event: threading.Event | None = None, emit: E
             result.end = event
             event = {**event, "grid": decision_grid(model, split.X_train, grid_resolution)}
         emit(event)
+    result.model = model.cpu()
     return result
+
+
+@trainer("ch05_toy")
+def _check_toy(device: str, preset: str) -> dict:
+    p = PRESETS[preset]
+    r = train_toy(ToySettings(n_points=p["toy_points"], epochs=p["toy_epochs"], device=device),
+                  grid_resolution=p["grid"])
+    return {"val_acc": r.end["val_acc"]}
 
 
 # --------------------------------------------------------------------------- step mode
@@ -169,10 +184,11 @@ def walk_one_batch(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, X: torch.Tensor) -> np.ndarray:
-    """Softmax probabilities [N, C] for inputs X [N, ...], in eval mode."""
+    """Softmax probabilities [N, C] (NumPy, CPU) for inputs X [N, ...], in eval mode, computed
+    wherever the model's parameters are."""
     was_training = model.training
     model.eval()
-    probs = model(X).softmax(-1).numpy()
+    probs = model(X.to(next(model.parameters()).device)).float().softmax(-1).cpu().numpy()
     model.train(was_training)
     return probs
 
@@ -202,6 +218,7 @@ class DigitsSettings:
     batch_size: int = 32
     seed: int = 0
     val_fraction: float = 0.2
+    device: str = "cpu"            # where model and batches live ("cuda", "mps", "cpu")
 
 
 def digits_model(s: DigitsSettings, image_size: int) -> nn.Module:
@@ -212,16 +229,73 @@ def digits_model(s: DigitsSettings, image_size: int) -> nn.Module:
 
 def train_digits(s: DigitsSettings, stop_event: threading.Event | None = None,
                  emit: Emit | None = None) -> TrainResult:
-    """Train a digit classifier on real handwritten digits, streaming events to ``emit``."""
+    """Train a digit classifier on real handwritten digits on ``s.device``, streaming events to
+    ``emit``. The returned model is on the CPU, in eval mode."""
     seed_everything(s.seed)
     ds = datasets.load(s.dataset)
     split = datasets.split(ds, s.val_fraction, seed=s.seed)
-    model = digits_model(s, ds.image_shape[0])
+    device = torch.device(s.device)
+    model = digits_model(s, ds.image_shape[0]).to(device)
     optimizer = make_optimizer("adam", model.parameters(), s.lr)
     history, end = record(fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
                               optimizer=optimizer, epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
-                              callbacks=[NaNGuard()], stop_event=stop_event), emit)
-    return TrainResult(model=model.eval(), settings=asdict(s), history=history, end=end, dataset=s.dataset)
+                              device=device, callbacks=[*amp_callbacks(device), NaNGuard()],
+                              stop_event=stop_event), emit)
+    return TrainResult(model=model.cpu().eval(), settings=asdict(s), history=history, end=end, dataset=s.dataset)
+
+
+@trainer("ch05_digits")
+def _check_digits(device: str, preset: str) -> dict:
+    r = train_digits(DigitsSettings(epochs=PRESETS[preset]["digits_epochs"], device=device))
+    return {"val_acc": r.end["val_acc"]}
+
+
+def load_digits_weights(path: str) -> nn.Module:
+    """A digit classifier from a file the gallery gave you: the model shelf's download (a .zip of
+    ``<name>.safetensors`` + ``<name>.json``) or a bare ``.safetensors`` written by the gallery,
+    whose metadata names the architecture and its config. safetensors never runs code."""
+    import json
+    import zipfile
+
+    from safetensors.torch import load as load_safetensors
+    with open(path, "rb") as f:
+        raw = f.read()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read(next(n for n in zf.namelist() if n.endswith(".safetensors")))
+    header_len = int.from_bytes(raw[:8], "little")     # safetensors: 8-byte length, JSON header, tensors
+    meta = json.loads(raw[8:8 + header_len]).get("__metadata__", {})
+    model = nets.build(meta["arch"], json.loads(meta["config"]))
+    model.load_state_dict(load_safetensors(raw))
+    return model.eval()
+
+
+def digits_main(s: DigitsSettings) -> str:
+    """The ``__main__`` of the digits take-home script: load ``--weights`` (the model shelf's
+    download, or a gallery .safetensors) or train with these settings, then read a drawn "1"."""
+    fields = ", ".join(f"{k}={v!r}" for k, v in asdict(s).items() if k != "device")
+    return f"""import argparse
+parser = argparse.ArgumentParser(description="Chapter 5: a digit classifier reads a drawn digit")
+parser.add_argument("--weights", help="a model from the gallery: the shelf's .zip or a .safetensors file")
+args = parser.parse_args()
+s = DigitsSettings({fields}, device="cuda" if torch.cuda.is_available() else "cpu")
+if TINY:
+    s.epochs = 1
+if args.weights and os.path.exists(args.weights):
+    model = load_digits_weights(args.weights)
+    print(f"loaded {{args.weights}}")
+else:
+    if args.weights:
+        print(f"{{args.weights}} not found: training one instead")
+    r = train_digits(s, None, None)
+    model = r.model
+    print(f"trained {{s.epochs}} epochs on {{s.dataset}}: val_acc {{r.end['val_acc']:.3f}}")
+cfg = model.config
+size = cfg.image_size if hasattr(cfg, "image_size") else round(cfg.in_features ** 0.5)
+canvas = np.zeros((224, 224), np.uint8)
+canvas[40:190, 100:124] = 255      # a drawn "1": one vertical stroke, light ink on black
+probs = predict_proba(model, torch.from_numpy(preprocess_drawing(canvas, size))[None])[0]
+print(f"the drawn stroke reads as {{int(probs.argmax())}} ({{probs.max():.0%}})")"""
 
 
 # The shipped classifier for each dataset (names in core.recipes).
@@ -272,12 +346,12 @@ def preprocess_drawing(image: np.ndarray, size: int) -> np.ndarray | None:
 
 def export_checkpoint(model: nn.Module, **meta) -> bytes:
     """The model as safetensors bytes (architecture and config in the metadata)."""
-    return weights.checkpoint_bytes(model, **meta)
+    return checkpoint_bytes(model, **meta)
 
 
 def import_checkpoint(data: bytes, template: nn.Module | None = None) -> nn.Module:
     """Rebuild a model from uploaded bytes, refusing unsafe or mismatching files (HeroError)."""
-    return weights.model_from_checkpoint(weights.read_checkpoint(data), template=template)
+    return model_from_checkpoint(read_checkpoint(data), template=template)
 
 
 def same_predictions(a: nn.Module, b: nn.Module, X: torch.Tensor) -> dict:
@@ -300,13 +374,20 @@ def training_script(s: ToySettings) -> str:
     generator = inspect.getsource(generator_fn).strip()
     generator_name = generator_fn.__name__
     clip = (f"        torch.nn.utils.clip_grad_norm_(model.parameters(), {s.clip_norm})\n" if s.clip_norm > 0 else "")
-    return f'''"""Chapter 5: train an MLP on the "{s.kind}" toy set (generated by PyTorch Zero to Hero)."""
+    return f'''"""Chapter 5: train an MLP on the "{s.kind}" toy set (generated by PyTorch Zero to Hero).
+
+Runs on its own: python ch05_train_toy.py   (HERO_TINY=1 for a two-epoch smoke run)
+"""
+import os
+
 import numpy as np
 import torch
 from torch import nn
 
 torch.manual_seed({s.seed})
-LR, EPOCHS, BATCH = {s.lr}, {s.epochs}, {s.batch_size}
+TINY = os.environ.get("HERO_TINY") == "1"
+LR, EPOCHS, BATCH = {s.lr}, (2 if TINY else {s.epochs}), {s.batch_size}
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 # 1. data: the gallery's own generator for "{s.kind}", copied here so the script stands alone
@@ -315,8 +396,8 @@ LR, EPOCHS, BATCH = {s.lr}, {s.epochs}, {s.batch_size}
 rng = np.random.default_rng({s.seed})
 X, y = {generator_name}({s.n_points}, rng)
 X = X + rng.normal(0, {s.noise}, X.shape)
-X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
-perm = torch.randperm(len(y))
+X, y = torch.tensor(X, dtype=torch.float32, device=DEVICE), torch.tensor(y, dtype=torch.long, device=DEVICE)
+perm = torch.randperm(len(y)).to(DEVICE)
 n_val = int(len(y) * {s.val_fraction})
 X_val, y_val, X_train, y_train = X[perm[:n_val]], y[perm[:n_val]], X[perm[n_val:]], y[perm[n_val:]]
 
@@ -327,7 +408,7 @@ for i in range(len(sizes) - 1):
     layers.append(nn.Linear(sizes[i], sizes[i + 1]))
     if i < len(sizes) - 2:
         layers.append(nn.{act}())
-model = nn.Sequential(*layers)
+model = nn.Sequential(*layers).to(DEVICE)
 
 # 3. loss and optimiser
 loss_fn = nn.CrossEntropyLoss()
@@ -336,7 +417,7 @@ optimizer = torch.optim.{opt}
 # 4. the training loop
 for epoch in range(EPOCHS):
     model.train()
-    order = torch.randperm(len(y_train))
+    order = torch.randperm(len(y_train)).to(DEVICE)
     for start in range(0, len(order), BATCH):
         idx = order[start:start + BATCH]
         logits = model(X_train[idx])              # forward
@@ -354,5 +435,6 @@ for epoch in range(EPOCHS):
 
 # 6. save the weights safely (load back with safetensors.torch.load_file)
 from safetensors.torch import save_file
-save_file(model.state_dict(), "ch05_model.safetensors")
+save_file({{k: v.cpu() for k, v in model.state_dict().items()}}, "ch05_model.safetensors")
+print(f"final val_acc {{val_acc:.3f}}; weights saved to ch05_model.safetensors")
 '''
