@@ -5,7 +5,7 @@ import streamlit as st
 from core.catalog import CHAPTERS
 from core.device import preset
 from core.lessons import preface
-from core import viz
+from core import takehome, viz
 from ui import layout
 from ui.i18n import t
 
@@ -47,4 +47,6 @@ if rows := st.session_state.get("preface_bench"):
                                labels={"gflops": "GFLOP/s", "n": "n (n×n @ n×n)"}), key="bench_chart")
     if info.kind == "cpu":
         st.info(t("home.env.cpu_only"))
-layout.code_panel([preface.matmul_benchmark, preface.environment_report], "preface_env_check.py", "preface")
+layout.code_panel([preface.matmul_benchmark, preface.environment_report], "preface_env_check.py", "preface",
+                  script=takehome.script(preface.matmul_benchmark, preface.environment_report, preface.detect,
+                                         filename="preface_env_check.py", main=preface.env_check_main(sizes)))

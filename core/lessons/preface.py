@@ -5,7 +5,7 @@ import platform
 
 import torch
 
-from core.device import DeviceInfo, matmul_gflops
+from core.device import DeviceInfo, detect, matmul_gflops
 
 
 def environment_report(info: DeviceInfo) -> dict[str, str]:
@@ -29,3 +29,10 @@ def matmul_benchmark(info: DeviceInfo, sizes: tuple[int, ...] = (128, 256, 512),
     devices = ["cpu"] + ([info.kind] if info.kind != "cpu" else [])
     return [{"device": dev, "n": n, "gflops": round(matmul_gflops(dev, n, repeats), 1)}
             for dev in devices for n in sizes]
+
+
+def env_check_main(sizes: tuple[int, ...]) -> str:
+    """The ``__main__`` of ``preface_env_check.py``: the same report and benchmark, printed."""
+    return (f"info = detect()\nfor item, value in environment_report(info).items():\n    print(f'{{item:16}} {{value}}')\n"
+            f"for row in matmul_benchmark(info, (64, 128) if TINY else {tuple(sizes)!r}):\n"
+            "    print(f\"{row['device']:5} n={row['n']:5} {row['gflops']:8.1f} GFLOP/s\")")
