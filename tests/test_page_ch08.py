@@ -34,9 +34,9 @@ def test_gradients_and_gates(app):
 
 def test_train_buttons_and_results(app):
     open_page(app, PAGE)
-    click(app, "ch08_sg_train")
-    click(app, "ch08_s2s_train")
-    click(app, "ch08_sent_train")
+    click(app, "start_ch08_sg")
+    click(app, "start_ch08_s2s")
+    click(app, "start_ch08_sent")
     finish_runs(app, timeout=300)
     S = app.session_state
     assert S["ch08_sg_result"].ok and S["ch08_s2s_result"].ok and S["ch08_sent_result"].ok
@@ -53,3 +53,9 @@ def test_train_buttons_and_results(app):
     # the trained LSTM/GRU is kept across reruns
     app.run()
     assert app.session_state["ch08_sent_result"] is S["ch08_sent_result"]
+    # the sentiment classifier (with its vocabulary) and the seq2seq model are on the visitor's shelf
+    items = {i.kind: i for i in S["_hero_shelf"].items()}
+    assert set(items) >= {"sentiment", "seq2seq"}
+    assert items["sentiment"].info["vocab"] == S["ch08_sent_result"].vocab.itos
+    assert items["seq2seq"].info["task"] == S["ch08_s2s_result"].settings["task"]
+    assert next(items["sentiment"].model.parameters()).device.type == "cpu"

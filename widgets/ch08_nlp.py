@@ -4,13 +4,13 @@ from __future__ import annotations
 import gradio as gr
 
 from core import viz
-from core.device import preset
+from core.device import detect, preset
 from core.errors import HeroError
-from core.i18n import error_text
 from core.lessons import ch08_nlp as lesson
-from widgets.common import stream_job, translator
+from widgets.common import error_message, run_status, stream_job, translator
 
 P = lesson.PRESETS[preset()]
+DEVICE = detect().kind
 
 
 def train(source: str, cell: str, epochs: int, state: dict | None, lang: str = "en"):
@@ -18,12 +18,12 @@ def train(source: str, cell: str, epochs: int, state: dict | None, lang: str = "
     t = translator(lang)
     state = dict(state or {})
     settings = lesson.SentimentSettings(source=source, cell=cell, epochs=int(epochs), max_len=P["sent_len"],
-                                        batch_size=P["sent_batch"], limit=P["sent_limit"])
+                                        batch_size=P["sent_batch"], limit=P["sent_limit"], device=DEVICE)
     for events, result, error in stream_job(lambda stop, emit: lesson.train_sentiment(settings, stop, emit)):
         evals = [e for e in events if e["kind"] == "eval"]
         figure = viz.curves({source: evals}, ["val_loss", "val_acc"], x="step") if evals else None
         if error is not None:
-            yield (error_text(lang, error) if isinstance(error, HeroError) else str(error)), figure, state
+            yield run_status(lang, events, error=error), figure, state
             return
         if result is not None:
             if result.ok:
@@ -32,13 +32,11 @@ def train(source: str, cell: str, epochs: int, state: dict | None, lang: str = "
                         majority=f"{result.counts['majority']:.1%}")
             if result.note:
                 message += "\n\n" + t("ch08.sent.fallback", reason=result.note)
-            yield message + "\n\n" + t("ch08.sent.data", source=result.source, train=result.counts["train"],
-                                       val=result.counts["val"]), figure, state
+            message += "\n\n" + t("ch08.sent.data", source=result.source, train=result.counts["train"],
+                                    val=result.counts["val"])
+            yield run_status(lang, events, result, done_text=message), figure, state
             return
-        steps = [e for e in events if e["kind"] == "step"]
-        status = t("ch08.sent.progress", step=steps[-1]["step"], loss=f"{steps[-1]['loss']:.3f}") if steps \
-            else t("runner.running", seconds="0")
-        yield status, figure, state
+        yield run_status(lang, events), figure, state
 
 
 def classify(sentence: str, state: dict | None, lang: str = "en"):
@@ -50,7 +48,7 @@ def classify(sentence: str, state: dict | None, lang: str = "en"):
     try:
         out = lesson.classify(result, sentence)
     except HeroError as err:
-        return {}, "", error_text(lang, err)
+        return {}, "", error_message(lang, err)
     label = t("ch08.sent.pos") if out["label"] else t("ch08.sent.neg")
     html = lesson.coloured_tokens_html(out["tokens"], out["contributions"], zh=result.settings["source"] == "zh")
     message = t("ch08.sent.prediction", label=label, p=f"{out['p_pos']:.1%}") + "  \n" + t("ch08.sent.legend")

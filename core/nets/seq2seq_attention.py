@@ -1,53 +1,12 @@
-"""Chapter 8 text models: an LSTM/GRU sentence classifier, a seq2seq GRU with attention, skip-gram."""
+"""Chapter 8 seq2seq: a bidirectional GRU encoder and a GRU decoder with dot-product attention."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from core.nets import register
-
-
-@dataclass
-class RNNClassifierConfig:
-    vocab_size: int = 3000   # token ids 0 = <pad>, 1 = <unk>, then the most frequent tokens
-    embed_dim: int = 64      # small: 35k short reviews do not support more on a CPU minute
-    hidden: int = 64         # RNN state size
-    cell: str = "gru"        # "gru" or "lstm" (the 实战 lets the visitor choose)
-    n_classes: int = 2       # negative / positive
-    dropout: float = 0.2     # on the pooled features; the Chinese set overfits otherwise
-
-
-@register("ch08_rnn_classifier", RNNClassifierConfig)
-class RNNClassifier(nn.Module):
-    """ids [B, L] (0 = padding) → logits [B, n_classes].
-
-    The RNN's outputs [B, L, H] are max-pooled over the real (unpadded) steps, so padding
-    never changes a prediction and long reviews are not judged by their last word alone.
-    """
-
-    def __init__(self, config: RNNClassifierConfig):
-        super().__init__()
-        self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
-        rnn = nn.LSTM if config.cell == "lstm" else nn.GRU
-        self.rnn = rnn(config.embed_dim, config.hidden, batch_first=True)
-        self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(config.hidden, config.n_classes)
-
-    def forward_embedded(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """emb [B, L, E], mask [B, L] (True = real token) → logits [B, C]."""
-        out, _ = self.rnn(emb)                                  # [B, L, H]
-        out = out.masked_fill(~mask.unsqueeze(-1), -1e4)        # padding can never win the max
-        return self.head(self.dropout(out.max(1).values))
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        ids = ids.long()
-        mask = ids != 0
-        mask[:, 0] |= ~mask.any(1)        # an all-padding row still has one step to pool
-        return self.forward_embedded(self.embedding(ids), mask)
 
 
 @dataclass
@@ -59,7 +18,8 @@ class Seq2SeqConfig:
     hidden: int = 96         # GRU state size (the encoder is bidirectional: 2 × hidden/2)
 
 
-@register("ch08_seq2seq", Seq2SeqConfig)
+@register("ch08_seq2seq", Seq2SeqConfig,
+          example=lambda c: (torch.randint(0, min(c.src_vocab, c.tgt_vocab), (2, c.src_len + 5)),))
 class Seq2SeqAttention(nn.Module):
     """A bidirectional GRU encoder and a GRU decoder with (Luong, dot-product) attention.
 
@@ -105,7 +65,7 @@ class Seq2SeqAttention(nn.Module):
         x = x.long()
         src, tgt_in = x[:, :self.config.src_len], x[:, self.config.src_len:]
         memory, mask, state = self.encode(src)
-        context = torch.zeros(src.shape[0], memory.shape[-1])
+        context = memory.new_zeros(src.shape[0], memory.shape[-1])   # on the input's device and dtype
         logits = []
         for t in range(tgt_in.shape[1]):
             step_logits, context, state, _ = self.step(tgt_in[:, t], context, state, memory, mask)
@@ -117,9 +77,9 @@ class Seq2SeqAttention(nn.Module):
         """Greedy decoding. src [B, S] → ids [B, max_len] (0 after <eos>), attention [B, max_len, S]."""
         memory, mask, state = self.encode(src)
         B = src.shape[0]
-        context = torch.zeros(B, memory.shape[-1])
-        prev = torch.full((B,), self.BOS, dtype=torch.long)
-        done = torch.zeros(B, dtype=torch.bool)
+        context = memory.new_zeros(B, memory.shape[-1])
+        prev = torch.full((B,), self.BOS, dtype=torch.long, device=src.device)
+        done = torch.zeros(B, dtype=torch.bool, device=src.device)
         ids, attns = [], []
         for _ in range(max_len):
             logits, context, state, attn = self.step(prev, context, state, memory, mask)
@@ -130,37 +90,3 @@ class Seq2SeqAttention(nn.Module):
             if bool(done.all()):
                 break
         return torch.stack(ids, 1), torch.stack(attns, 1)
-
-
-@dataclass
-class SkipGramConfig:
-    vocab_size: int = 2000   # the most frequent words of the corpus
-    dim: int = 48            # vector size; 2-D plots come from a PCA of these
-
-
-@register("ch08_skipgram", SkipGramConfig)
-class SkipGram(nn.Module):
-    """Word2vec skip-gram with negative sampling (two embedding tables: centre and context).
-
-    x [B, 2 + K] = (centre, true context, K sampled negatives) → scores [B, 1 + K]
-    (dot products; a logistic loss wants the first high and the rest low).
-    """
-
-    def __init__(self, config: SkipGramConfig):
-        super().__init__()
-        self.config = config
-        self.center = nn.Embedding(config.vocab_size, config.dim)
-        self.context = nn.Embedding(config.vocab_size, config.dim)
-        nn.init.uniform_(self.center.weight, -0.5 / config.dim, 0.5 / config.dim)
-        nn.init.zeros_(self.context.weight)   # word2vec's own initialisation
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.long()
-        c = self.center(x[:, 0])                   # [B, D]
-        others = self.context(x[:, 1:])            # [B, 1 + K, D]
-        return (others @ c.unsqueeze(-1)).squeeze(-1)
-
-
-def sgns_loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Negative-sampling loss: −log σ(s_pos) − Σ log σ(−s_neg). scores/target [B, 1 + K]."""
-    return F.binary_cross_entropy_with_logits(scores, target.float(), reduction="sum") / scores.shape[0]
