@@ -112,7 +112,7 @@ def torchscript_both(model: nn.Module, example: torch.Tensor) -> tuple[object, o
 def export_program(model: nn.Module, example: torch.Tensor, dynamic_batch: bool = True, max_batch: int = 4096):
     """``torch.export.export`` with (optionally) a symbolic batch dimension on the first input.
 
-    Raises ``HeroError("ch13.export_failed")`` with the exporter's own first line and a hint
+    Raises ``HeroError("ch13.export_failed_<hint>")`` with the exporter's own first line and a hint
     when the model cannot be captured (e.g. a Python ``if`` on a tensor value).
     """
     from torch.export import Dim
@@ -120,8 +120,8 @@ def export_program(model: nn.Module, example: torch.Tensor, dynamic_batch: bool 
     try:
         return torch.export.export(model.eval(), (example,), dynamic_shapes=shapes)
     except Exception as exc:  # the exporter's error is the lesson: name it and explain it
-        raise HeroError("ch13.export_failed", kind=type(exc).__name__, detail=first_line(exc),
-                        hint=export_hint(exc)) from None
+        raise HeroError(f"ch13.export_failed_{export_hint(exc)}", kind=type(exc).__name__,
+                        detail=first_line(exc), hint=export_hint(exc)) from None
 
 
 def _first_arg_name(model: nn.Module) -> str:
@@ -136,7 +136,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def export_hint(exc: BaseException) -> str:
-    """A short code for why an export failed; the page translates it (errors.ch13.hint_*)."""
+    """A short code for why an export failed: the error code's suffix (errors.ch13.export_failed_*)."""
     text = f"{type(exc).__name__} {exc}"
     if "data-dependent" in text or "DataDependent" in text:
         return "data_dependent"
@@ -175,8 +175,8 @@ def onnx_bytes(model: nn.Module, example: torch.Tensor, dynamic_batch: bool = Tr
     except HeroError:
         raise
     except Exception as exc:
-        raise HeroError("ch13.export_failed", kind=type(exc).__name__, detail=first_line(exc),
-                        hint=export_hint(exc)) from None
+        raise HeroError(f"ch13.export_failed_{export_hint(exc)}", kind=type(exc).__name__,
+                        detail=first_line(exc), hint=export_hint(exc)) from None
     finally:
         for name in os.listdir(folder):
             os.remove(os.path.join(folder, name))

@@ -69,7 +69,7 @@ def test_trace_is_silently_wrong_on_the_other_branch_script_is_right():
 
 def test_export_refuses_data_dependent_branch_and_torch_cond_fixes_it():
     demo = lesson.unexportable_demo()
-    assert isinstance(demo["error"], HeroError) and demo["error"].code == "ch13.export_failed"
+    assert isinstance(demo["error"], HeroError) and demo["error"].code == "ch13.export_failed_data_dependent"
     assert demo["error"].params["hint"] == "data_dependent"
     assert max(demo["cond_diffs"]) <= 1e-6
     assert "cond" in demo["cond_graph"]

@@ -480,3 +480,22 @@ def torchserve_files(version: str, image_size: int) -> dict:
     return {"handler": TORCHSERVE_HANDLER.format(size=image_size),
             "config": TORCHSERVE_CONFIG.format(version=version),
             "commands": TORCHSERVE_COMMANDS.format(version=version)}
+
+
+def export_and_serve(model: nn.Module, image_size: int, s: ServeSettings, stop: threading.Event, emit: Emit) -> dict:
+    """The 实战 in one job: export the model to ONNX, then serve it until stopped."""
+    emit({"kind": "progress", "done": 0, "total": 2, "text": "torch.onnx.export"})
+    data = onnx_bytes(model, torch.rand(2, 1, image_size, image_size))
+    emit({"kind": "progress", "done": 1, "total": 2, "text": "uvicorn"})
+    return serve_until_stopped(data, s, stop, emit)
+
+
+def image_size_of(model: nn.Module) -> int:
+    """The square input side a digits classifier expects (8 or 28), from its config."""
+    config = getattr(model, "config", None)
+    size = getattr(config, "image_size", None)
+    if size is None and getattr(config, "in_features", None) in (64, 784):
+        size = int(round(config.in_features ** 0.5))
+    if size not in DATASET_FOR_SIZE:
+        raise HeroError("ch13.bad_image_size", size=size)
+    return int(size)
