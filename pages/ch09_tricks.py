@@ -8,21 +8,24 @@ from core import viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch09_tricks as lesson
-from ui import layout, runner
+from ui import cache, layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
+DEVICE = layout.device()
 S = st.session_state
 layout.chapter_header("ch09")
 if "ch09_logdir" not in S:   # this visitor's own TensorBoard folder
     S["ch09_logdir"] = tempfile.mkdtemp(prefix="hero-ch09-tb-")
 
 
-def progress(run: runner.Run, total_epochs: int, names: dict) -> None:
-    if steps := run.of_kind("step"):
+def which_run(run: runner.Run, names: dict) -> None:
+    """Several runs share one section: say which one the progress bar above is counting."""
+    if run.active and (steps := run.of_kind("step")):
         e = steps[-1]
-        st.progress(min(1.0, (e["epoch"] + 1) / total_epochs), text=t("ch09.common.progress", run=names.get(
-            e.get("run"), e.get("run")), epoch=e["epoch"] + 1, step=e["step"], loss=f"{e['loss']:.4f}"))
+        st.caption(t("ch09.common.progress", run=names.get(e.get("run"), e.get("run")), epoch=e["epoch"] + 1,
+                     step=e["step"], loss=f"{e['loss']:.4f}"))
+
 
 
 # 9.1–9.2 regularisation and overfitting ------------------------------------------------------
@@ -36,17 +39,12 @@ dropout = c4.select_slider(t("ch09.overfit.dropout"), [0.2, 0.3, 0.5, 0.7], 0.5,
 variants = st.multiselect(t("ch09.overfit.variants"), list(lesson.VARIANTS), list(lesson.VARIANTS),
                           format_func=vlabels.get, key="ch09_variants")
 osettings = lesson.OverfitSettings(per_class=per_class, epochs=o_epochs, weight_decay=wd, dropout=dropout,
-                                   variants=tuple(variants) or ("none",))
+                                   variants=tuple(variants) or ("none",), device=DEVICE)
 lab = S.get("ch09_overfit")
 rows = lesson.gap_table(lab) if lab else []
 smallest = min(rows, key=lambda r: r["gap"]) if rows else None
 layout.predict_then_run("ch09_gap", t("ch09.overfit.question"), [vlabels[v] for v in lesson.VARIANTS],
                         vlabels[smallest["run"]] if smallest else None)
-if st.button(t("ch09.overfit.button"), type="primary", icon=":material/play_arrow:", key="ch09_overfit_run"):
-    if runner.start("ch09_overfit", lambda stop, emit, s=osettings: lesson.run_overfit_lab(s, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
-
-
 def overfit_figures(evals_by_run: dict, key: str) -> None:
     named = {vlabels[k]: v for k, v in evals_by_run.items() if v}
     if named:
@@ -56,14 +54,14 @@ def overfit_figures(evals_by_run: dict, key: str) -> None:
 
 
 def draw_overfit(run: runner.Run) -> None:
-    progress(run, o_epochs, vlabels)
+    which_run(run, vlabels)
     if run.active:
         evals = run.of_kind("eval")
         overfit_figures({v: [e for e in evals if e["run"] == v] for v in lesson.VARIANTS}, "ch09_o_live")
 
 
-runner.live("ch09_overfit", draw_overfit)
-runner.adopt("ch09_overfit", "ch09_overfit")
+lab = runner.section("ch09_overfit", lambda stop, emit, s=osettings: lesson.run_overfit_lab(s, stop, emit),
+                     button=t("ch09.overfit.button"), render=draw_overfit, state_key="ch09_overfit")
 if lab:
     overfit_figures({k: r["history"] for k, r in lab.items()}, "ch09_o_done")
     st.markdown(f"**{t('ch09.overfit.table')}**")
@@ -76,7 +74,8 @@ if lab:
     st.caption(t("ch09.common.differs") + ": " + "; ".join(f"{vlabels[k]}: " + (", ".join(
         f"`{n}={v}`" for n, v in r["differs"].items()) or "—") for k, r in lab.items()))
     st.caption(t("ch09.overfit.explain"))
-layout.code_panel([lesson.RandomShift, lesson.variant_setup, lesson.run_overfit_lab], "ch09_overfit.py", "ch09_o")
+layout.code_panel([lesson.RandomShift, lesson.variant_setup, lesson.run_overfit_lab], "ch09_overfit.py", "ch09_o",
+                  script=lesson.overfit_script(osettings))
 
 # 9.3 LR finder ---------------------------------------------------------------------------------
 layout.section("ch09.lr", "9.3")
@@ -92,7 +91,7 @@ if c3.button(t("ch09.lr.button"), icon=":material/search:", key="ch09_lr_run"):
     split = lesson.digits_split()
     try:
         S["ch09_lr"] = lesson.lr_finder(lesson.finder_model(arch), split.X_train, split.y_train, lr_min, lr_max,
-                                        lr_steps, lr_opt)
+                                        lr_steps, lr_opt, device=DEVICE)
     except HeroError as err:
         layout.show_error(err)
 if (finder := S.get("ch09_lr")) is not None:
@@ -104,7 +103,8 @@ if (finder := S.get("ch09_lr")) is not None:
     if finder["stopped_early"]:
         st.caption(t("ch09.lr.stopped_early", n=len(finder["lrs"]), total=len(finder["schedule"])))
     st.markdown(t("ch09.lr.explain"))
-layout.code_panel([lesson.lr_schedule, lesson.lr_finder], "ch09_lr_finder.py", "ch09_lr")
+layout.code_panel([lesson.lr_schedule, lesson.lr_finder], "ch09_lr_finder.py", "ch09_lr",
+                  script=lesson.lr_finder_script(arch, lr_min, lr_max, lr_steps, lr_opt))
 
 # 9.4 gradient clipping ---------------------------------------------------------------------------
 layout.section("ch09.clip", "9.4")
@@ -112,10 +112,7 @@ c1, c2, c3 = st.columns(3)
 cdepth = c1.slider(t("ch09.clip.depth"), 2, 12, 8, key="ch09_clip_depth")
 clr = c2.select_slider(t("ch09.clip.lr"), [0.05, 0.1, 0.2, 0.5, 1.0], 0.5, key="ch09_clip_lr")
 max_norm = c3.select_slider(t("ch09.clip.max_norm"), [0.1, 0.25, 0.5, 1.0, 2.0, 5.0], 1.0, key="ch09_max_norm")
-csettings = lesson.ClipSettings(depth=cdepth, lr=clr, max_norm=max_norm, epochs=P["clip_epochs"])
-if st.button(t("ch09.clip.button"), type="primary", icon=":material/content_cut:", key="ch09_clip_run"):
-    if runner.start("ch09_clip", lambda stop, emit, s=csettings: lesson.run_clipping(s, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
+csettings = lesson.ClipSettings(depth=cdepth, lr=clr, max_norm=max_norm, epochs=P["clip_epochs"], device=DEVICE)
 clabels = {k: t(f"ch09.clip.{k}") for k in ("no_clip", "clip")}
 
 
@@ -130,15 +127,16 @@ def clip_figures(steps_by_run: dict, s: lesson.ClipSettings, key: str) -> None:
 
 
 def draw_clip(run: runner.Run) -> None:
-    progress(run, csettings.epochs, clabels)
+    which_run(run, clabels)
     if run.active:
         steps = run.of_kind("step")
         clip_figures({k: [e for e in steps if e["run"] == k] for k in clabels}, csettings, "ch09_c_live")
 
 
-runner.live("ch09_clip", draw_clip)
-runner.adopt("ch09_clip", "ch09_clip")
-if (clipped := S.get("ch09_clip")) is not None and set(clipped["runs"]) == set(clabels):   # not a stopped run
+clipped = runner.section("ch09_clip", lambda stop, emit, s=csettings: lesson.run_clipping(s, stop, emit),
+                         button=t("ch09.clip.button"), render=draw_clip, state_key="ch09_clip",
+                         icon=":material/content_cut:")
+if clipped is not None and set(clipped["runs"]) == set(clabels):   # not a stopped run
     clip_figures({k: r["steps"] for k, r in clipped["runs"].items()}, clipped["settings"], "ch09_c_done")
     cs = clipped["runs"]["clip"]["steps"]
     c1, c2 = st.columns(2)
@@ -146,7 +144,8 @@ if (clipped := S.get("ch09_clip")) is not None and set(clipped["runs"]) == set(c
     c2.metric(t("ch09.clip.max_update"), f"{max((e['update_norm'] for e in cs), default=0):.3g}")
     acc = {k: r["history"][-1]["val_acc"] if r["history"] else float("nan") for k, r in clipped["runs"].items()}
     st.caption(t("ch09.clip.final_acc", a=f"{acc['no_clip']:.1%}", b=f"{acc['clip']:.1%}"))
-layout.code_panel([lesson.UpdateNorm, lesson.run_clipping], "ch09_clipping.py", "ch09_clip")
+layout.code_panel([lesson.UpdateNorm, lesson.run_clipping], "ch09_clipping.py", "ch09_clip",
+                  script=lesson.clipping_script(csettings))
 
 # 9.5 TensorBoard ----------------------------------------------------------------------------------
 layout.section("ch09.tb", "9.5")
@@ -154,7 +153,7 @@ tb_epochs = st.slider(t("ch09.tb.epochs"), 1, 20, P["tb_epochs"], key="ch09_tb_e
 if st.button(t("ch09.tb.button"), icon=":material/monitoring:", key="ch09_tb_run"):
     lesson.prune_runs(S["ch09_logdir"], keep=3)
     n = S["ch09_tb_count"] = S.get("ch09_tb_count", 0) + 1
-    done = lesson.tensorboard_demo(S["ch09_logdir"], f"mlp_run{n}", epochs=tb_epochs)
+    done = lesson.tensorboard_demo(S["ch09_logdir"], f"mlp_run{n}", epochs=tb_epochs, device=DEVICE)
     S["ch09_tb"] = lesson.read_events(done["run_dir"])
 if (tb := S.get("ch09_tb")) is not None:
     st.caption(t("ch09.tb.files", n=len(tb["files"]), scalars=len(tb["scalars"]), hists=len(tb["histograms"]),
@@ -173,7 +172,8 @@ if (tb := S.get("ch09_tb")) is not None:
     st.markdown(t("ch09.tb.command"))
     st.code("pip install tensorboard\ntensorboard --logdir ch09_tensorboard", language="bash")
 layout.code_panel([lesson.TensorBoardLogger, lesson.train_with_tensorboard, lesson.read_events],
-                  "ch09_tensorboard.py", "ch09_tb")
+                  "ch09_tensorboard.py", "ch09_tb",
+                  script=lesson.tensorboard_script(tb_epochs))
 
 # 9.6 debugging clinic -----------------------------------------------------------------------------
 layout.section("ch09.clinic", "9.6")
@@ -201,7 +201,8 @@ if clinic is not None:
         if ran == "wrong_dtype":
             st.caption(t("ch09.clinic.gpu_note"))
         st.code(lesson.bug_diff(ran), language="diff")
-    layout.code_panel(list(lesson.BUGS[ran]), f"ch09_clinic_{ran}.py", "ch09_clinic")
+    layout.code_panel(list(lesson.BUGS[ran]), f"ch09_clinic_{ran}.py", "ch09_clinic",
+                      script=lesson.clinic_script(ran, P["clinic_steps"]))
 
 # 9.6 hooks ----------------------------------------------------------------------------------------
 layout.section("ch09.hooks", "9.6")
@@ -221,7 +222,19 @@ if (hooks := S.get("ch09_hooks")) is not None:
     c1.plotly_chart(lesson.layer_stats_figure(hooks, "dead_frac", hnames, t("ch09.hooks.dead")), key="ch09_h_dead")
     c2.plotly_chart(lesson.lines_figure({hnames[k]: hooks[k]["losses"] for k in hnames}, t("ch09.hooks.losses")),
                     key="ch09_h_loss")
-layout.code_panel([lesson.layer_statistics, lesson.compare_inits], "ch09_hooks.py", "ch09_hooks")
+layout.code_panel([lesson.layer_statistics, lesson.compare_inits], "ch09_hooks.py", "ch09_hooks",
+                  script=lesson.hooks_script(bad_init, hdepth, activation, P["clinic_steps"]))
+st.markdown(f"**{t('ch09.hooks.model_title')}**")
+c1, c2 = st.columns([3, 1])
+with c1:
+    picked, pmodel = shelf.picker("ch09_hooks_pick", "digits-classifier",
+                                  shipped={t("ch09.tune.shipped"): lambda: cache.checkpoint("ch05_digits_cnn")[0]})
+if c2.button(t("ch09.hooks.model_button"), icon=":material/monitor_heart:", key="ch09_hooks_model_run"):
+    S["ch09_hooks_model"] = (picked, lesson.inspect_classifier(pmodel, DEVICE))
+if (inspected := S.get("ch09_hooks_model")) is not None:
+    st.plotly_chart(lesson.model_stats_figure(inspected[1], ("act_std", "act_grad", "weight_grad"), inspected[0]),
+                    key="ch09_hooks_model_fig")
+    st.caption(t("ch09.hooks.model_caption"))
 
 # 9.7 reproducibility -------------------------------------------------------------------------------
 layout.section("ch09.repro", "9.7")
@@ -238,7 +251,8 @@ if (repro := S.get("ch09_repro")) is not None:
     st.markdown(t(f"ch09.repro.{key}", diff=f"{repro['same_seed_diff']:.3g}") + " " + t(
         "ch09.repro.other", diff=f"{repro['other_seed_diff']:.3g}", unseeded=f"{repro['unseeded_diff']:.3g}"))
 st.info(t("ch09.repro.deterministic"), icon=":material/info:")
-layout.code_panel([lesson.repro_run, lesson.reproducibility], "ch09_repro.py", "ch09_repro")
+layout.code_panel([lesson.repro_run, lesson.reproducibility], "ch09_repro.py", "ch09_repro",
+                  script=lesson.repro_script(int(seed_a), int(seed_b), P["repro_steps"]))
 
 # 9.8 实战: tune the digit CNN -----------------------------------------------------------------------
 layout.section("ch09.tune", "9.8")
@@ -249,16 +263,24 @@ tepochs = c2.slider(t("ch09.tune.epochs"), 1, 60, P["tune_epochs"], key="ch09_tu
 twd = c3.select_slider(t("ch09.tune.weight_decay"), [0.0, 1e-3, 1e-2, 5e-2, 1e-1], 1e-2, key="ch09_tune_wd")
 tpat = c4.slider(t("ch09.tune.patience"), 1, 10, 4, key="ch09_tune_patience")
 tsettings = lesson.TuneSettings(dataset=tdataset, epochs=tepochs, weight_decay=twd, patience=tpat,
-                                finder_steps=P["finder_steps"], batch_size=32 if tdataset == "digits" else 64)
+                                finder_steps=P["finder_steps"], batch_size=32 if tdataset == "digits" else 64,
+                                device=DEVICE)
 tnames = {k: t(f"ch09.tune.{k}") for k in ("baseline", "tuned")}
-if st.button(t("ch09.tune.button"), type="primary", icon=":material/tune:", key="ch09_tune_run"):
-    tune_dir = tempfile.mkdtemp(prefix="tune-", dir=S["ch09_logdir"])
-    if runner.start("ch09_tune", lambda stop, emit, s=tsettings: lesson.tune_digits(s, tune_dir, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
+
+
+def tune_job(stop, emit, s=tsettings, logdir=S["ch09_logdir"]):   # the thread never touches st.*
+    return lesson.tune_digits(s, tempfile.mkdtemp(prefix="tune-", dir=logdir), stop, emit)
+
+
+def shelve_tuned(r: dict) -> None:
+    run, size = r["runs"].get("tuned"), r["image_size"]
+    if run is not None:
+        shelf.put("ch09", "digits-classifier", run["model"], f"ch09 tuned CNN {size}×{size}",
+                  metric=f"val_acc {lesson.best_val(run)['val_acc']:.1%}", info={"image_size": size})
 
 
 def draw_tune(run: runner.Run) -> None:
-    progress(run, tepochs, tnames)
+    which_run(run, tnames)
     if finds := run.of_kind("finder"):
         st.caption(t("ch09.tune.finder", lr=f"{finds[-1]['steepest']:.2e}"))
     evals = run.of_kind("eval")
@@ -267,9 +289,9 @@ def draw_tune(run: runner.Run) -> None:
                                    ["val_loss", "val_acc"], title=t("ch09.tune.curves")), key="ch09_tune_live")
 
 
-runner.live("ch09_tune", draw_tune)
-runner.adopt("ch09_tune", "ch09_tune")
-if (tuned := S.get("ch09_tune")) is not None:
+tuned = runner.section("ch09_tune", tune_job, button=t("ch09.tune.button"), render=draw_tune, state_key="ch09_tune",
+                       on_result=shelve_tuned, icon=":material/tune:")
+if tuned is not None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(lesson.lr_finder_figure(tuned["finder"], flabels), key="ch09_tune_finder")
     c2.plotly_chart(viz.curves({tnames[k]: r["history"] for k, r in tuned["runs"].items()}, ["val_loss", "val_acc"],
@@ -280,4 +302,16 @@ if (tuned := S.get("ch09_tune")) is not None:
     st.download_button(t("ch09.tune.download"), lesson.zip_logdir(tuned["logdir"]), file_name="ch09_tuning_tensorboard.zip",
                        icon=":material/download:", key="ch09_tune_zip")
     st.code("tensorboard --logdir ch09_tuning_tensorboard", language="bash")
-layout.code_panel([lesson.lr_finder, lesson.tune_digits], "ch09_tune.py", "ch09_tune")
+    size = tuned["image_size"]
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        shipped = "ch05_digits_cnn" if size == 8 else "ch05_mnist_cnn"
+        picked, pmodel = shelf.picker("ch09_tune_pick", "digits-classifier", label=t("ch09.tune.compare"),
+                                      shipped={t("ch09.tune.shipped"): lambda: cache.checkpoint(shipped)[0]})
+    try:
+        score = lesson.score_classifier(pmodel, tuned["dataset"], device=DEVICE)
+        c2.markdown(t("ch09.tune.picked", model=picked, acc=f"{score['val_acc']:.1%}", loss=f"{score['val_loss']:.3f}"))
+    except RuntimeError:   # a classifier of other images: its reshape or first layer refuses these
+        c2.warning(t("ch09.tune.mismatch", size=size), icon=":material/warning:")
+layout.code_panel([lesson.lr_finder, lesson.tune_digits], "ch09_tune.py", "ch09_tune",
+                  script=lesson.tune_script(tsettings))

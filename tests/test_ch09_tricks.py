@@ -264,3 +264,81 @@ def test_tune_logs_both_runs_and_uses_the_finder_lr(tmp_path):
     assert {r["run"] for r in res["table"]} == {"baseline", "tuned"}
     with pytest.raises(HeroError):
         lesson.tune_digits(lesson.TuneSettings(epochs=0), tmp_path)
+
+
+# --------------------------------------------------------------------------- platform: device, range check, checks
+
+def test_out_of_range_settings_use_the_shared_range_check():
+    with pytest.raises(HeroError) as err:
+        lesson.run_clipping(lesson.ClipSettings(depth=99))
+    assert err.value.code == "range" and err.value.params["name"] == "depth"
+    with pytest.raises(HeroError) as err:
+        lesson.tune_digits(lesson.TuneSettings(weight_decay=float("nan")), "/nonexistent")
+    assert err.value.code == "range"
+
+
+@pytest.mark.parametrize("module, call", [
+    ("overfitting", lambda: lesson.run_overfit_lab(lesson.OverfitSettings(per_class=3, epochs=1, variants=("augment",),
+                                                                          device="meta"))),
+    ("clipping", lambda: lesson.run_clipping(lesson.ClipSettings(epochs=1, device="meta"))),
+    ("tensorboard_logs", lambda: lesson.train_with_tensorboard(
+        "/tmp", "x", lesson.finder_model("mlp"), lesson.digits_split(), None, 1, device="meta")),
+])
+def test_training_lessons_hand_their_device_to_fit(monkeypatch, module, call):
+    """The model is on ``device`` when ``fit`` starts, and ``fit`` gets that device (and AMP for it)."""
+    import importlib
+    mod = importlib.import_module(f"core.lessons.ch09_tricks.{module}")
+    seen = {}
+
+    class Reached(Exception):
+        pass
+
+    def fake_fit(model, *args, device="cpu", **kwargs):
+        seen.update(fit=str(device), model=next(model.parameters()).device.type)
+        raise Reached
+        yield
+
+    monkeypatch.setattr(mod, "fit", fake_fit)
+    if module == "tensorboard_logs":    # add_graph cannot trace on meta: check the fit call only
+        import torch.utils.tensorboard as tb
+        monkeypatch.setattr(tb.SummaryWriter, "add_graph", lambda *a, **k: None)
+    with pytest.raises(Reached):
+        call()
+    assert seen == {"fit": "meta", "model": "meta"}
+
+
+def test_random_shift_makes_its_indices_on_the_input_device():
+    shift = lesson.RandomShift(8, 1).train()
+    out = shift(torch.zeros(3, 64, device="meta"))
+    assert out.device.type == "meta" and out.shape == (3, 64)
+
+
+def test_lr_finder_moves_batches_to_its_device(monkeypatch):
+    split = lesson.digits_split()
+    model = lesson.finder_model("mlp")
+    r = lesson.lr_finder(model, split.X_train, split.y_train, steps=10, device="cpu")
+    assert len(r["lrs"]) == 10 and next(model.parameters()).device.type == "cpu"
+    with pytest.raises(RuntimeError, match="item"):   # forward and backward ran on meta; only .item() cannot
+        lesson.lr_finder(lesson.finder_model("mlp"), split.X_train, split.y_train, steps=10, device="meta")
+
+
+def test_generic_layer_statistics_match_the_deep_mlp_hooks():
+    """The hooks for any model (Linear/Conv outputs) agree with the deep_mlp block hooks on what both measure."""
+    model = lesson.hook_model("kaiming", 3)
+    d = lesson.clinic_data()
+    X, y = d.X_train[:128], d.y_train[:128]
+    blocks = lesson.layer_statistics(model, X, y)
+    generic = lesson.model_layer_statistics(model, X, y)
+    linear_rows = [r for r in generic if r["kind"] == "Linear"][:len(blocks)]
+    for b, g in zip(blocks, linear_rows):
+        assert g["weight_grad"] == pytest.approx(b["weight_grad"], rel=1e-5)
+
+
+def test_tuned_model_comes_back_on_the_cpu_and_scores_like_its_table(tmp_path):
+    r = lesson.tune_digits(lesson.TuneSettings(epochs=1, finder_steps=10), tmp_path)
+    model = r["runs"]["tuned"]["model"]
+    assert next(model.parameters()).device.type == "cpu" and r["image_size"] == 8
+    score = lesson.score_classifier(model, "digits")
+    assert score["val_acc"] == pytest.approx(lesson.best_val(r["runs"]["tuned"])["val_acc"], abs=1e-6)
+    from core.lessons import TRAINERS
+    assert {"ch09_overfit", "ch09_clipping", "ch09_lr_finder", "ch09_tensorboard", "ch09_tune"} <= set(TRAINERS)

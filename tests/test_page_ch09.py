@@ -14,9 +14,9 @@ def test_page_trains_and_renders_every_section(app):
     open_page(app, PAGE)
     # background runs: overfitting lab, clipping, tuning (started together, adopted after)
     app.multiselect(key="ch09_variants").set_value(["none", "dropout"]).run()
-    click(app, "ch09_overfit_run")
-    click(app, "ch09_clip_run")
-    click(app, "ch09_tune_run")
+    click(app, "start_ch09_overfit")
+    click(app, "start_ch09_clip")
+    click(app, "start_ch09_tune")
     finish_runs(app, timeout=240)
     lab = app.session_state["ch09_overfit"]
     assert set(lab) == {"none", "dropout"} and all(r["history"] for r in lab.values())
@@ -27,6 +27,18 @@ def test_page_trains_and_renders_every_section(app):
     tuned = app.session_state["ch09_tune"]
     assert {r["run"] for r in tuned["table"]} == {"baseline", "tuned"}
     assert any("optimizer" in f.columns and "val_acc" in f.columns for f in frames)   # the tuning table
+    # the tuned CNN is on the shelf, and the compare picker offers it beside the shipped one
+    mine = app.session_state["_hero_shelf"].items("digits-classifier")
+    assert [i.info for i in mine] == [{"image_size": 8}] and mine[0].chapter == "ch09"
+    picker = app.selectbox(key="ch09_tune_pick")
+    assert len(picker.options) == 2 and "validation accuracy" in texts(app)
+    picker.set_value(picker.options[1]).run()
+    assert not app.exception and "ch09 tuned CNN" in texts(app)
+    # the debugging section's picker: hooks on every layer of the model the visitor trained
+    app.selectbox(key="ch09_hooks_pick").set_value(picker.options[1]).run()
+    click(app, "ch09_hooks_model_run")
+    name, rows = app.session_state["ch09_hooks_model"]
+    assert "ch09 tuned CNN" in name and [r["kind"] for r in rows][:1] == ["Conv2d"] and rows[-1]["kind"] == "Linear"
     # synchronous demos
     click(app, "ch09_lr_run")
     assert app.session_state["ch09_lr"]["steepest"] > 0

@@ -9,10 +9,11 @@ import gradio as gr
 import pandas as pd
 
 from core import viz
-from core.errors import HeroError
-from core.i18n import error_text
+from core.device import detect
 from core.lessons import ch09_tricks as lesson
-from widgets.common import stream_job, translator
+from widgets.common import run_status, stream_job, translator
+
+DEVICE = detect().kind
 
 
 def tune(dataset: str, epochs: int, weight_decay: float, patience: int, lang: str = "en", finder_steps: int = 100):
@@ -21,14 +22,14 @@ def tune(dataset: str, epochs: int, weight_decay: float, patience: int, lang: st
     names = {k: t(f"ch09.tune.{k}") for k in ("baseline", "tuned")}
     settings = lesson.TuneSettings(dataset=dataset, epochs=int(epochs), weight_decay=float(weight_decay),
                                    patience=int(patience), finder_steps=int(finder_steps),
-                                   batch_size=32 if dataset == "digits" else 64)
+                                   batch_size=32 if dataset == "digits" else 64, device=DEVICE)
     logdir = tempfile.mkdtemp(prefix="hero-ch09-widget-")
     for events, result, error in stream_job(lambda stop, emit: lesson.tune_digits(settings, logdir, stop, emit)):
         evals = [e for e in events if e["kind"] == "eval"]
         curves = viz.curves({names[k]: [e for e in evals if e["run"] == k] for k in names}, ["val_loss", "val_acc"],
                             title=t("ch09.tune.curves")) if evals else None
         if error is not None:
-            yield (error_text(lang, error) if isinstance(error, HeroError) else str(error)), None, curves, None, None
+            yield run_status(lang, events, error=error), None, curves, None, None
             return
         if result is not None:
             finder = lesson.lr_finder_figure(result["finder"], {k: t(f"ch09.lr.{k}") for k in
@@ -39,15 +40,13 @@ def tune(dataset: str, epochs: int, weight_decay: float, patience: int, lang: st
             archive.write_bytes(lesson.zip_logdir(logdir))
             status = t("ch09.tune.status_done", a=f"{acc.get('baseline', float('nan')):.1%}",
                        b=f"{acc.get('tuned', float('nan')):.1%}")
-            yield status, finder, curves, table.round(4), str(archive)
+            yield run_status(lang, events, result, done_text=status), finder, curves, table.round(4), str(archive)
             return
         finds = [e for e in events if e["kind"] == "finder"]
         steps = [e for e in events if e["kind"] == "step"]
-        status = t("runner.running", seconds="…")
+        status = run_status(lang, events)
         if steps:
-            s = steps[-1]
-            status = t("ch09.common.progress", run=names.get(s["run"], s["run"]), epoch=s["epoch"] + 1, step=s["step"],
-                       loss=f"{s['loss']:.4f}")
+            status = f"{names.get(steps[-1]['run'], steps[-1]['run'])} · {status}"
         if finds:
             suggested = f"{finds[-1]['steepest']:.2e}"
             status = f"{t('ch09.tune.finder', lr=suggested)}  \n{status}"
