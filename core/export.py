@@ -16,6 +16,7 @@ import io
 import os
 import statistics
 import tempfile
+import threading
 import time
 import warnings
 import zlib
@@ -28,6 +29,10 @@ from torch import nn
 from core.errors import HeroError
 
 MAX_ONNX_BYTES = 50 * 2**20     # an uploaded .onnx larger than this is refused before parsing
+# torch.export, the ONNX exporter, TorchScript and torch.compile install process-wide tracing modes
+# ("ProxyTorchDispatchMode slot already occupied" when two threads export at once): one at a time,
+# across every visitor's runs and page reruns.
+CAPTURE_LOCK = threading.RLock()
 
 
 # 1. train vs inference ----------------------------------------------------------------------------
@@ -104,8 +109,9 @@ def torchscript_both(model: nn.Module, example: torch.Tensor) -> tuple[object, o
     example ran; torch.jit.script compiles the Python source, ``if`` included."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        traced = torch.jit.trace(model, example, check_trace=False)
-        scripted = torch.jit.script(model)
+        with CAPTURE_LOCK:
+            traced = torch.jit.trace(model, example, check_trace=False)
+            scripted = torch.jit.script(model)
     return traced, scripted, deprecation_messages(caught)
 
 
@@ -118,7 +124,8 @@ def export_program(model: nn.Module, example: torch.Tensor, dynamic_batch: bool 
     from torch.export import Dim
     shapes = {_first_arg_name(model): {0: Dim("batch", min=1, max=max_batch)}} if dynamic_batch else None
     try:
-        return torch.export.export(model.eval(), (example,), dynamic_shapes=shapes)
+        with CAPTURE_LOCK:
+            return torch.export.export(model.eval(), (example,), dynamic_shapes=shapes)
     except Exception as exc:  # the exporter's error is the lesson: name it and explain it
         raise HeroError(f"ch13.export_failed_{export_hint(exc)}", kind=type(exc).__name__,
                         detail=first_line(exc), hint=export_hint(exc)) from None
@@ -164,7 +171,7 @@ def onnx_bytes(model: nn.Module, example: torch.Tensor, dynamic_batch: bool = Tr
     folder = tempfile.mkdtemp(prefix="hero-onnx-")
     path = os.path.join(folder, "model.onnx")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), CAPTURE_LOCK:
             warnings.simplefilter("ignore")
             program = torch.onnx.export(model.eval(), (example,), dynamo=True, external_data=False,
                                         dynamic_shapes=shapes, input_names=["x"], output_names=["logits"],

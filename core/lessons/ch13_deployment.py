@@ -8,6 +8,7 @@ Digit classifiers take ``[B, 1, S, S]`` floats in [0, 1] (S = 8 or 28) → logit
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import statistics
 import threading
@@ -22,7 +23,10 @@ from torch import nn
 from core import data as datasets
 from core import serve, viz
 from core.export import (
-    accuracy, check_onnx, content_hash, export_program, first_line, grad_mode_costs, graph_diff, graph_io, graph_text, onnx_bytes, onnx_nodes, ort_predict, ort_session, parity, percentile, pruned_copy, quantize_onnx_int8, sparsity_sizes, state_bytes, time_call, torch_dynamic_int8, torchscript_both, version_tag,
+    CAPTURE_LOCK, accuracy, check_onnx, content_hash, export_program, first_line, grad_mode_costs, graph_diff,
+    graph_io, graph_text, onnx_bytes, onnx_nodes, ort_predict, ort_session, parity, percentile, pruned_copy,
+    quantize_onnx_int8, sparsity_sizes, state_bytes, time_call, torch_dynamic_int8, torchscript_both,
+    version_tag,
 )
 from core.errors import Emit, HeroError, check_range
 from core.nets.early_exit import EarlyExitConfig, EarlyExitMLP
@@ -257,8 +261,8 @@ def race(model: nn.Module, s: RaceSettings, stop: threading.Event | None = None,
         # 1. build the runtime (its build time is part of the story: torch.compile pays at first call)
         start = time.perf_counter()
         fn, size, notes[name] = _runtime(name, model, example)
-        with torch.inference_mode():
-            fn(example)                          # first call: compiles, warms caches
+        with torch.inference_mode(), CAPTURE_LOCK if name == "torch.compile" else contextlib.nullcontext():
+            fn(example)                          # first call: compiles (one capture at a time), warms caches
         build_s = time.perf_counter() - start
         done += 1
         # 2. accuracy on real digits, then 3. latency per batch size
