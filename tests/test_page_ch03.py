@@ -1,4 +1,6 @@
 """Chapter 3 page through the real router: every main button, results drawn, bad shapes explained."""
+import torch
+
 from core.i18n import translate
 from tests.conftest import click, finish_runs, open_page
 
@@ -78,9 +80,16 @@ def test_container_builder_buttons_and_shape_error(app):
 def test_mlp_trains_and_is_adopted(app):
     open_page(app, PAGE)
     assert translate("en", "ch03.mlp.untrained") in texts(app)
-    click(app, "ch03_mlp_train")
+    click(app, "start_ch03_mlp")
     finish_runs(app)
-    assert app.session_state["ch03_mlp_result"].ok
+    result = app.session_state["ch03_mlp_result"]
+    assert result.ok
+    # the trained MLP is on the visitor's shelf, a private CPU copy that gives the same logits
+    item = app.session_state["_hero_shelf"].items("mlp-digits")[-1]
+    assert item.chapter == "ch03" and item.info == {"image_size": 8, "dataset": "digits"}
+    assert item.metric == f"val_acc {result.end['val_acc']:.1%}" and item.model is not result.model
+    x = torch.rand(4, 64)
+    torch.testing.assert_close(item.model(x), result.model.eval()(x))
     assert any(translate("en", "ch03.mlp.val_acc", acc="")[:10] in s.value for s in app.success)
     assert translate("en", "ch03.mlp.trained") in texts(app)
 

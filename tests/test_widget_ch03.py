@@ -39,3 +39,19 @@ def test_widget_builds_in_both_languages():
     for lang in ("en", "zh"):
         demo = w.build(lang)
         assert isinstance(demo, gr.Blocks) and len(demo.fns) >= 3
+
+
+def test_train_progress_is_the_shared_status_line_on_the_detected_device(monkeypatch):
+    from core.i18n import translate
+    seen, real = [], w.lesson.train_mlp
+
+    def spy(settings, stop=None, emit=None):
+        seen.append(settings.device)
+        return real(settings, stop, emit)
+    monkeypatch.setattr(w.lesson, "train_mlp", spy)
+    outputs = list(w.train("digits", 1, 32, "relu", 0.0, 2, "zh"))
+    assert seen == [w.detect().kind]
+    running = [status for status, _ in outputs[:-1]]
+    assert all(s.startswith("第 ") and "损失" in s or s == translate("zh", "runner.running", seconds="0")
+               for s in running), running
+    assert outputs[-1][0].startswith(translate("zh", "ch03.mlp.val_acc", acc="")[:4])

@@ -7,17 +7,17 @@ import torch
 
 from core import data as datasets
 from core import viz
+from core.device import detect
 from core.errors import HeroError
-from core.i18n import error_text
 from core.lessons import ch03_nn as lesson
-from widgets.common import stream_job, translator
+from widgets.common import error_message, run_status, stream_job, translator
 
 ACTIVATIONS = ["relu", "tanh", "sigmoid", "gelu", "leaky_relu"]
 
 
 def _settings(dataset, depth, width, activation, dropout, epochs=8) -> lesson.MLPSettings:
     return lesson.MLPSettings(dataset=dataset, depth=int(depth), width=int(width), activation=activation,
-                              dropout=float(dropout), epochs=int(epochs))
+                              dropout=float(dropout), epochs=int(epochs), device=detect().kind)
 
 
 def build_mlp(dataset: str, depth: int, width: int, activation: str, dropout: float, lang: str = "en"):
@@ -26,7 +26,7 @@ def build_mlp(dataset: str, depth: int, width: int, activation: str, dropout: fl
     try:
         model = lesson.build_mlp(_settings(dataset, depth, width, activation, dropout))
     except HeroError as err:
-        return "", None, error_text(lang, err), None
+        return "", None, error_message(lang, err), None
     ds = datasets.load(dataset)
     summary = lesson.summarize(model, torch.tensor(ds.X[:4]))
     table = pd.DataFrame([{**r, "output": str(list(r["output"]))} for r in summary["rows"]])
@@ -44,20 +44,15 @@ def train(dataset: str, depth: int, width: int, activation: str, dropout: float,
         settings = _settings(dataset, depth, width, activation, dropout, epochs)
         lesson.build_mlp(settings)             # refuse bad settings before starting a thread
     except HeroError as err:
-        yield error_text(lang, err), None
+        yield error_message(lang, err), None
         return
     for events, result, error in stream_job(lambda stop, emit: lesson.train_mlp(settings, stop, emit)):
         evals = [e for e in events if e["kind"] == "eval"]
         figure = viz.curves({t("ch03.mlp.this_run"): evals}, ["val_loss", "val_acc"]) if evals else None
-        if error is not None:
-            yield (error_text(lang, error) if isinstance(error, HeroError) else str(error)), figure
+        done = t("ch03.mlp.val_acc", acc=f"{result.end.get('val_acc', float('nan')):.1%}") if result is not None else ""
+        yield run_status(lang, events, result, error, done_text=done), figure
+        if error is not None or result is not None:
             return
-        if result is not None:
-            yield t("ch03.mlp.val_acc", acc=f"{result.end.get('val_acc', float('nan')):.1%}"), figure
-            return
-        steps = [e for e in events if e["kind"] == "step"]
-        yield (t("ch03.mlp.status_training", epoch=steps[-1]["epoch"] + 1, step=steps[-1]["step"],
-                 loss=f"{steps[-1]['loss']:.4f}") if steps else t("runner.running", seconds="0")), figure
 
 
 def build(lang: str = "en") -> gr.Blocks:
