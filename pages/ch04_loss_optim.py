@@ -2,11 +2,11 @@
 import pandas as pd
 import streamlit as st
 
-from core import viz
+from core import takehome, viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch04_loss_optim as lesson
-from ui import layout, runner
+from ui import layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
@@ -36,7 +36,10 @@ curves = {loss_labels[n]: lesson.loss_curve(n, target, P["curve_points"], delta)
 st.plotly_chart(lesson.loss_curve_figure(curves, loss_label=t("ch04.losses.loss"), grad_label=t("ch04.losses.grad"),
                                          x_label=t(f"ch04.losses.axis_{spec['kind']}")), key="ch04_loss_fig")
 st.caption(t(f"ch04.losses.explain.{loss_name}", call=spec["torch"]))
-layout.code_panel([lesson.loss_curve, lesson.loss_inputs, lesson.apply_loss], "ch04_loss_curve.py", "ch04_loss_code")
+layout.code_panel([lesson.loss_curve, lesson.loss_inputs, lesson.apply_loss], "ch04_loss_curve.py", "ch04_loss_code",
+                  script=takehome.script(lesson.loss_curve, lesson.loss_inputs, lesson.apply_loss, filename="ch04_loss_curve.py",
+                                         main=f"c = loss_curve({loss_name!r}, {target!r}, 11, {delta})\n"
+                                              "for key, values in c.items():\n    print(key, values)"))
 
 # BCE vs BCEWithLogits at extreme logits
 layout.section("ch04.stability", "4.1")
@@ -47,7 +50,9 @@ st.plotly_chart(lesson.stability_figure(rows, names), key="ch04_stab_fig")
 table = pd.DataFrame(rows).rename(columns={**COLUMNS, **names, "reference": t("ch04.stability.reference")})
 st.dataframe(table.style.format("{:.4g}", na_rep="NaN"), hide_index=True, key="ch04_stab_table")
 st.markdown(t("ch04.stability.takeaway"))
-layout.code_panel(lesson.bce_stability, "ch04_bce_stability.py", "ch04_stab_code")
+layout.code_panel(lesson.bce_stability, "ch04_bce_stability.py", "ch04_stab_code", script=takehome.script(
+    lesson.bce_stability, filename="ch04_bce_stability.py",
+    main=f"for row in bce_stability(target={bce_target}):\n    print(row)"))
 
 # a custom loss
 layout.section("ch04.custom", "4.1")
@@ -65,7 +70,11 @@ m2.metric(t("ch04.custom.gamma0"), f"{check['gamma0_vs_bce']:.1e}")
 m3.metric(t("ch04.custom.pinball_half"), f"{check['pinball_half_vs_l1']:.1e}")
 m4.metric(t("ch04.custom.minimiser", q=f"{quantile:g}"), f"{check['pinball_minimiser']:.3f}",
           t("ch04.custom.np_quantile", value=f"{check['quantile']:.3f}"), delta_color="off")
-layout.code_panel([lesson.focal_loss, lesson.pinball_loss, lesson.custom_loss_check], "ch04_custom_loss.py", "ch04_custom_code")
+layout.code_panel([lesson.focal_loss, lesson.pinball_loss, lesson.custom_loss_check], "ch04_custom_loss.py", "ch04_custom_code",
+                  script=takehome.script(lesson.focal_loss, lesson.pinball_loss, lesson.custom_loss_check,
+                                         filename="ch04_custom_loss.py", requires=["torchvision"],
+                                         main=f"c = custom_loss_check({gamma}, {quantile})\n"
+                                              "print({k: v for k, v in c.items() if not hasattr(v, '__len__')})"))
 
 # 4.2 optimizer race ------------------------------------------------------------------------------
 layout.section("ch04.race", "4.2")
@@ -112,7 +121,11 @@ if done is not None:
     first = next(iter(paths.values()))
     layout.code_panel(lesson.race_script(done["surface"], first.optimizer, first.lr, done["settings"][2]),
                       "ch04_race.py", "ch04_race_script")
-layout.code_panel(lesson.optimizer_path, "ch04_optimizer_path.py", "ch04_race_code")
+layout.code_panel(lesson.optimizer_path, "ch04_optimizer_path.py", "ch04_race_code", script=takehome.script(
+    lesson.optimizer_path, filename="ch04_optimizer_path.py",
+    main=f"for name in {racers!r}:\n    lr = {lr_adaptive} if name in ADAPTIVE else {lr_sgd}\n"
+         f"    p = optimizer_path({surface!r}, name, lr, 20 if TINY else {steps})\n"
+         "    print(name, 'final point', p.points[-1], 'loss', p.losses[-1], 'diverged at', p.diverged_at)"))
 
 # Adam vs AdamW: where weight decay goes
 layout.section("ch04.decay", "4.2")
@@ -128,7 +141,11 @@ m1.metric(t("ch04.decay.final_norm", name="Adam"), f"{decay['adam']['norm'][-1]:
 m2.metric(t("ch04.decay.final_norm", name="AdamW"), f"{decay['adamw']['norm'][-1]:.3f}")
 m3.metric(t("ch04.decay.max_diff"), f"{decay['max_weight_diff']:.2e}")
 st.markdown(t("ch04.decay.same") if d_wd == 0 else t("ch04.decay.explain"))
-layout.code_panel(lesson.weight_decay_compare, "ch04_weight_decay.py", "ch04_decay_code")
+layout.code_panel(lesson.weight_decay_compare, "ch04_weight_decay.py", "ch04_decay_code", script=takehome.script(
+    lesson.weight_decay_compare, filename="ch04_weight_decay.py",
+    main=f"d = weight_decay_compare({d_lr}, {d_wd}, {d_steps})\n"
+         "print('Adam  |w|', d['adam']['norm'][-1])\nprint('AdamW |w|', d['adamw']['norm'][-1])\n"
+         "print('largest weight difference', d['max_weight_diff'])"))
 
 # 4.3 LR schedulers -------------------------------------------------------------------------------
 layout.section("ch04.sched", "4.3")
@@ -151,7 +168,11 @@ if chosen:
                                   for n in chosen), "ch04_schedulers.py", "ch04_sched_script")
 else:
     st.info(t("ch04.sched.none"))
-layout.code_panel([lesson.scheduler_curve, lesson.make_scheduler], "ch04_scheduler_curve.py", "ch04_sched_code")
+layout.code_panel([lesson.scheduler_curve, lesson.make_scheduler], "ch04_scheduler_curve.py", "ch04_sched_code",
+                  script=takehome.script(lesson.scheduler_curve, lesson.make_scheduler, filename="ch04_scheduler_curve.py",
+                                         main=f"for name, p in {params!r}.items():\n"
+                                              f"    c = scheduler_curve(name, {s_steps}, {base_lr}, **p)\n"
+                                              "    print(name, [round(v, 5) for v in c['lr'][:10]], '...')"))
 
 # 4.4 实战: pick loss + optimizer for the ch03 MLP and compare runs -------------------------------
 layout.section("ch04.practice", "4.4")
@@ -174,10 +195,6 @@ for i, col in enumerate(st.columns(n_runs)):
         lr=col.select_slider(t("ch04.practice.lr"), [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 10.0, 100.0],
                              value=lr0, key=f"ch04_p_lr_{i}"),
         weight_decay=col.select_slider(t("ch04.practice.wd"), [0.0, 1e-4, 1e-3, 1e-2, 0.1], value=0.0, key=f"ch04_p_wd_{i}")))
-if st.button(t("ch04.practice.button"), type="primary", icon=":material/compare_arrows:", key="ch04_compare"):
-    job = lambda stop, emit, s=list(settings), d=dataset, e=epochs: lesson.compare_practice(s, d, e, stop_event=stop, emit=emit)  # noqa: E731
-    if runner.start("ch04_practice", job) is None:
-        st.warning(t("runner.already_running"))
 
 
 def draw_practice(run: runner.Run) -> None:
@@ -188,8 +205,17 @@ def draw_practice(run: runner.Run) -> None:
         st.plotly_chart(viz.curves(evals, ["val_acc", "val_loss"], title=t("ch04.practice.curves")), key="ch04_live_curves")
 
 
-runner.live("ch04_practice", draw_practice)
-result = runner.adopt("ch04_practice", "ch04_practice_result")
+def shelve_best(r: lesson.PracticeResult) -> None:
+    if (best := r.best()) is not None:   # the best run's MLP, for later chapters
+        name, run = best
+        shelf.put("ch04", "mlp-digits" if dataset == "digits" else "mlp-toy", run["model"], f"ch04 {name}",
+                  metric=f"val_acc {run['end']['val_acc']:.1%}",
+                  info={"image_size": 8, "dataset": "digits"} if dataset == "digits" else {"task": "moons", "in_features": 2, "classes": 2})
+
+
+result = runner.section("ch04_practice", lambda stop, emit, s=list(settings), d=dataset, e=epochs: lesson.compare_practice(
+    s, d, e, stop_event=stop, emit=emit, device=layout.device()), button=t("ch04.practice.button"),
+    icon=":material/compare_arrows:", render=draw_practice, state_key="ch04_practice_result", on_result=shelve_best)
 if result is not None and result.runs:
     st.subheader(t("ch04.practice.results"))
     diffs = result.differences()
@@ -201,4 +227,7 @@ if result is not None and result.runs:
                  key="ch04_practice_table")
     if any(r["end"].get("reason") in ("nan", "diverged") for r in result.runs.values()):
         st.warning(t("ch04.practice.nan_explain"), icon=":material/warning:")
-layout.code_panel([lesson.compare_practice, lesson.practice_loss], "ch04_compare_runs.py", "ch04_practice_code")
+layout.code_panel([lesson.compare_practice, lesson.practice_loss], "ch04_compare_runs.py", "ch04_practice_code",
+                  script=takehome.script(lesson.compare_practice, lesson.practice_loss, filename="ch04_compare_runs.py",
+                                         main=lesson.practice_main(settings, dataset, epochs),
+                                         registry_keys={"digits", "toy", "mlp"}, requires=["scikit-learn"]))

@@ -269,3 +269,32 @@ def test_compare_practice_flags_divergence_and_rejects_bad_settings():
         L.compare_practice([L.PracticeRun(lr=1e9)], "digits")
     with pytest.raises(HeroError):
         L.compare_practice([L.PracticeRun()], "digits", epochs=10**6)
+
+
+def test_compare_practice_honours_the_device_and_keeps_cpu_models(monkeypatch):
+    with pytest.raises((NotImplementedError, RuntimeError)):
+        L.compare_practice([L.PracticeRun()], epochs=1, device="meta")
+    from core.lessons.ch04_loss_optim import practice
+    seen, real_fit = [], practice.fit
+
+    def spy(*args, **kwargs):
+        seen.append((str(kwargs["device"]), [type(c).__name__ for c in kwargs["callbacks"]]))
+        return real_fit(*args, **kwargs)
+    monkeypatch.setattr(practice, "fit", spy)
+    result = L.compare_practice([L.PracticeRun(), L.PracticeRun(lr=1e-4)], "moons", epochs=2)
+    assert seen == [("cpu", ["NaNGuard", "Divergence"])] * 2
+    name, best = result.best()
+    assert best["end"]["val_acc"] == max(r["end"]["val_acc"] for r in result.runs.values())
+    assert all({p.device.type for p in r["model"].parameters()} == {"cpu"} for r in result.runs.values())
+
+
+def test_practice_trainer_check_is_registered():
+    from core.lessons import TRAINERS
+    accs = TRAINERS["ch04_practice"]("cpu", "tiny")
+    assert len(accs) == 2 and all(0 <= a <= 1 for a in accs.values())
+
+
+def test_range_checks_use_the_shared_message():
+    with pytest.raises(HeroError) as err:
+        L.weight_decay_compare(lr=5.0)
+    assert err.value.code == "range" and err.value.params["name"] == "lr"

@@ -64,12 +64,16 @@ def test_race_without_optimizers_shows_translated_error(app):
 def test_compare_runs_trains_in_background_and_lists_differences(app):
     open_page(app, PAGE)
     app.select_slider(key="ch04_p_lr_1").set_value(100.0).run()   # run 2: SGD at lr 100 explodes
-    click(app, "ch04_compare")
+    click(app, "start_ch04_practice")
     finish_runs(app)
     result = app.session_state["ch04_practice_result"]
     assert len(result.runs) == 2
     ends = [r["end"]["reason"] for r in result.runs.values()]
     assert ends[0] == "completed" and ends[1] == "diverged"
+    # only the usable (first) run's MLP lands on the shelf
+    shelved = app.session_state["_hero_shelf"].items("mlp-digits")
+    first = next(iter(result.runs))
+    assert [i.name for i in shelved] == [f"ch04 {first}"] and shelved[0].info["image_size"] == 8
     col = {c: translate("en", f"ch04.columns.{c}") for c in ("optimizer", "lr", "val_acc", "end")}
     table = next(d.value for d in app.dataframe if col["val_acc"] in d.value.columns)
     assert set(col.values()) <= set(table.columns)        # only the differing settings + results

@@ -1,6 +1,7 @@
 """Chapter 4 widget handlers, called directly."""
 import gradio as gr
 
+from core.i18n import translate
 from widgets import ch04_loss_optim as w
 
 
@@ -31,4 +32,17 @@ def test_race_handler_reports_winner_divergence_and_bad_input():
     _, _, summary = w.run_race("rosenbrock", 10.0, 0.1, 50)
     assert "Diverged" in summary and "sgd" in summary
     none, _, message = w.run_race("rosenbrock", 0.001, 0.1, 999999, "zh")
-    assert none is None and "步数必须在" in message
+    assert none is None and message == translate("zh", "errors.range", name="steps", value=999999, low=1, high=2000)
+
+
+def test_compare_streams_the_shared_status_line_on_the_detected_device(monkeypatch):
+    seen, real = [], w.lesson.compare_practice
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["device"])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(w.lesson, "compare_practice", spy)
+    outputs = list(w.compare("cross_entropy", "adam", 3e-3, "mse", "sgd", 3e-3, "digits", 2, "zh"))
+    assert seen == [w.detect().kind]
+    running = [m for m, _, table in outputs if table is None]
+    assert any(" · 第 " in m and "损失" in m for m in running), running     # "<run> · 第 1/2 轮 · … 损失 …"

@@ -5,10 +5,10 @@ import gradio as gr
 import pandas as pd
 
 from core import viz
+from core.device import detect
 from core.errors import HeroError
-from core.i18n import error_text
 from core.lessons import ch04_loss_optim as lesson
-from widgets.common import stream_job, translator
+from widgets.common import error_message, run_status, stream_job, translator
 
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 10.0, 100.0]
 
@@ -18,7 +18,8 @@ def compare(loss_a: str, opt_a: str, lr_a: float, loss_b: str, opt_b: str, lr_b:
     """Generator: stream (status markdown, curves figure, results table) while both runs train."""
     t = translator(lang)
     settings = [lesson.PracticeRun(loss_a, opt_a, float(lr_a)), lesson.PracticeRun(loss_b, opt_b, float(lr_b))]
-    job = lambda stop, emit: lesson.compare_practice(settings, dataset, int(epochs), stop_event=stop, emit=emit)  # noqa: E731
+    job = lambda stop, emit: lesson.compare_practice(settings, dataset, int(epochs), stop_event=stop, emit=emit,  # noqa: E731
+                                                     device=detect().kind)
     for events, result, error in stream_job(job):
         evals: dict[str, list] = {}
         for e in events:
@@ -26,8 +27,7 @@ def compare(loss_a: str, opt_a: str, lr_a: float, loss_b: str, opt_b: str, lr_b:
                 evals.setdefault(e["run"], []).append(e)
         figure = viz.curves(evals, ["val_acc", "val_loss"]) if evals else None
         if error is not None:
-            message = error_text(lang, error) if isinstance(error, HeroError) else str(error)
-            yield message, figure, None
+            yield error_message(lang, error), figure, None
             return
         if result is not None:
             rows = result.table()
@@ -40,10 +40,8 @@ def compare(loss_a: str, opt_a: str, lr_a: float, loss_b: str, opt_b: str, lr_b:
             message += "\n\n" + t("ch04.practice.differs", settings=", ".join(result.differences()) or "—")
             yield message, figure, table
             return
-        last = [e for e in events if e["kind"] == "eval"]
-        status = t("ch04.widget.progress", run=last[-1]["run"], epoch=last[-1]["epoch"] + 1) if last \
-            else t("runner.running", seconds="0")
-        yield status, figure, None
+        run = next((e["run"] for e in reversed(events) if "run" in e), "")
+        yield f"{run} · {run_status(lang, events)}" if run else run_status(lang, events), figure, None
 
 
 def run_race(surface: str, lr_sgd: float, lr_adaptive: float, steps: int, lang: str = "en"):
@@ -52,7 +50,7 @@ def run_race(surface: str, lr_sgd: float, lr_adaptive: float, steps: int, lang: 
     try:
         paths = lesson.race(surface, lesson.RACERS, float(lr_sgd), float(lr_adaptive), int(steps))
     except HeroError as err:
-        return None, None, error_text(lang, err)
+        return None, None, error_message(lang, err)
     winner = lesson.race_winner(paths)
     lines = [t("ch04.race.winner", name=winner) if winner else t("ch04.race.no_winner")]
     diverged = {n: p.diverged_at for n, p in paths.items() if p.diverged_at is not None}
