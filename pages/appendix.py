@@ -25,8 +25,8 @@ def where_text(chapter_id: str, section: str) -> str:
 
 def where(chapter_id: str, section: str) -> str:
     """The same as a Markdown link to the chapter's page when it is built (plain text otherwise)."""
-    ch = CHAPTERS[chapter_id]
-    return f"[{where_text(chapter_id, section)}](/{ch.url_path})" if ch.built else where_text(chapter_id, section)
+    text, ch = where_text(chapter_id, section), CHAPTERS[chapter_id]
+    return f"[{text}](/{ch.url_path}?lang={lang()})" if ch.built else text
 
 
 # A.1 a matrix as a map of the plane ---------------------------------------------------------------
@@ -244,7 +244,7 @@ st.caption(t("appendix.glossary.count", shown=len(terms), total=len(glossary.TER
 links = [glossary.link(term) for term in terms]
 table = pd.DataFrame({t("appendix.glossary.en"): [x.en for x in terms], t("appendix.glossary.zh"): [x.zh for x in terms],
                       t("appendix.glossary.where"): [where_text(x.chapter, x.section) for x in terms],
-                      t("appendix.glossary.link"): [k["url"] for k in links]})
+                      t("appendix.glossary.link"): [k["url"] and f"{k['url']}?lang={lang()}" for k in links]})
 st.dataframe(table, key="appendix_glossary", hide_index=True, column_config={
     t("appendix.glossary.link"): st.column_config.LinkColumn(display_text=t("appendix.glossary.link"))})
 

@@ -245,11 +245,11 @@ def test_gallery_search_finds_sections_terms_and_errors():
     kinds = {h.kind for h in hits}
     assert {"section", "term"} <= kinds
     section = next(h for h in hits if h.kind == "section")
-    assert section.url == "/" + CHAPTERS["ch09"].url_path and section.title.startswith("9.4")
+    assert section.url == f"/{CHAPTERS['ch09'].url_path}?lang=en" and section.title.startswith("9.4")
     zh = search.search("梯度裁剪", "zh")
     assert zh[0].title in ("梯度裁剪", "9.4 梯度裁剪") and all(h.url is None or h.url.startswith("/") for h in zh)
     errors = [h for h in search.search("mat1 and mat2 shapes cannot be multiplied", "en") if h.kind == "error"]
-    assert errors[0].url == "/appendix?error=linear_shape"
+    assert errors[0].url == "/appendix?error=linear_shape&lang=en"
     lines = search.markdown_lines(search.search("transformer", "en"), "en")
     assert lines and all(line.startswith("- ") for line in lines)
     if not CHAPTERS["ch10"].built:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -668,11 +669,37 @@ class SnippetRun:
         return not self.ok and name in self.mro
 
 
+_SPARE_LOCK = threading.Lock()
+_SPARE: list[subprocess.Popen] = []      # at most one warmed-up harness waiting for a job
+
+
+def _start_harness() -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen([sys.executable, "-P", str(HARNESS), "--wait"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir(),
+                            env=env, text=True)
+
+
+def _take_harness() -> subprocess.Popen:
+    """A harness that has (probably) imported torch already, and a fresh spare started for next time.
+
+    Each harness runs one job and exits, so no snippet can leave state behind for the next; the
+    spare waits on its stdin and ends when this process does (its stdin closes)."""
+    with _SPARE_LOCK:
+        spare = _SPARE.pop() if _SPARE else None
+        if spare is not None and spare.poll() is not None:
+            spare = None
+        proc = spare or _start_harness()
+        _SPARE.append(_start_harness())
+    return proc
+
+
 def run_snippets(snippets: list[tuple[str, str]], timeout: float = SNIPPET_TIMEOUT) -> list[SnippetRun]:
     """Run our own snippets ``[(file name, code), ...]`` one after another in one child Python.
 
-    One process per call (torch imported once); each snippet gets ``timeout`` seconds, the whole
-    call ``timeout × n + 30``; a snippet the harness never reached reports ``timed_out``.
+    One process per call (torch imported once, before the call when a spare was waiting); each
+    snippet gets ``timeout`` seconds, the whole call ``timeout × n + 30``; a snippet the harness
+    never reached reports ``timed_out``.
     """
     with tempfile.TemporaryDirectory(prefix="hero-errors-") as folder:
         paths = []
@@ -681,12 +708,14 @@ def run_snippets(snippets: list[tuple[str, str]], timeout: float = SNIPPET_TIMEO
             path.write_text(code)
             paths.append(str(path))
         out = Path(folder) / "results.json"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+        proc = _take_harness()
         try:
-            subprocess.run([sys.executable, "-P", str(HARNESS), str(out), str(timeout), *paths], cwd=folder, env=env,
-                           capture_output=True, timeout=timeout * len(paths) + 30)
-        except subprocess.TimeoutExpired:
-            pass
+            proc.stdin.write(json.dumps({"out": str(out), "timeout": timeout, "cwd": folder, "files": paths}) + "\n")
+            proc.stdin.close()
+            proc.wait(timeout=timeout * len(paths) + 30)
+        except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
+            proc.kill()
+            proc.wait()
         done = json.loads(out.read_text()) if out.exists() else []
     runs = [SnippetRun(**{k: v for k, v in r.items() if k != "file"}) for r in done]
     while len(runs) < len(snippets):
@@ -844,7 +873,7 @@ def largest_batch(width: int, depth: int, free: int, dtype: str = "float32", opt
     return max(0, int((share * free - fixed) // per_sample))
 
 
-def check_all(stop, emit, chunk: int = 8) -> list[dict]:
+def check_all(stop, emit, chunk: int = 13) -> list[dict]:
     """Run every entry (``chunk`` entries per child process, progress emitted between chunks) and
     return one row per entry: id, exception raised, whether it behaves as documented, seconds.
     ``stop`` (a threading.Event) ends the check between chunks."""

@@ -1,7 +1,7 @@
 """Gallery search (for the home page and the appendix): one word in English or Chinese → chapter
 sections, glossary terms and error-guide entries, each with the URL of the page that has it.
 
-    search("梯度", "zh")[0]  →  Hit(kind="section", title="2.7 梯度累积…", url="/autograd", ...)
+    search("梯度", "zh")[0]  →  Hit(kind="term", title="梯度", url="/autograd?lang=zh", ...)
 
 Sections come from the locale titles (``chNN.<section>.title``) and their numbers from the pages'
 ``layout.section("chNN.key", "N.M")`` calls (read as text, never imported). Error entries are found
@@ -42,12 +42,13 @@ def section_numbers() -> dict[str, str]:
     return numbers
 
 
-def _url(chapter_id: str, query: dict[str, str] | None = None) -> str | None:
+def _url(chapter_id: str, lang: str, query: dict[str, str] | None = None) -> str | None:
+    """``/<page>?...&lang=zh``: a link opens a new session, so it carries the visitor's language."""
     chapter = CHAPTERS_BY_ID.get(chapter_id)
     if chapter is None or not chapter.built:
         return None
-    suffix = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    return f"/{chapter.url_path}" + (f"?{suffix}" if suffix else "")
+    params = {**(query or {}), "lang": lang}
+    return f"/{chapter.url_path}?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 
 def _match(query: str, *texts: str) -> float:
@@ -79,7 +80,7 @@ def search(query: str, lang: str = "en", limit: int = 30) -> list[Hit]:
     for chapter in CHAPTERS:
         title = strings.get(f"chapters.{chapter.id}.title", "")
         if s := _match(q, title, english.get(f"chapters.{chapter.id}.title", ""), strings.get(f"chapters.{chapter.id}.blurb", "")):
-            hits.append(Hit("chapter", title, strings.get(f"chapters.{chapter.id}.blurb", ""), _url(chapter.id), s + 0.05))
+            hits.append(Hit("chapter", title, strings.get(f"chapters.{chapter.id}.blurb", ""), _url(chapter.id, lang), s + 0.05))
     numbers = section_numbers()
     for key, title in strings.items():
         found = _SECTION_TITLE.match(key)
@@ -91,18 +92,18 @@ def search(query: str, lang: str = "en", limit: int = 30) -> list[Hit]:
             continue                           # a locale table that is not a page section
         if s := _match(q, title, english.get(key, "")):
             hits.append(Hit("section", f"{number} {title}", strings.get(f"chapters.{chapter_id}.nav", chapter_id),
-                            _url(chapter_id), s))
+                            _url(chapter_id, lang), s))
     # 2. glossary terms, both languages
     for term in glossary.search_terms(q):
         where = glossary.link(term)
         detail = f"{term.zh if lang == 'en' else term.en} · §{term.section}"
         hits.append(Hit("term", term.en if lang == "en" else term.zh, detail,
-                        where["url"], 0.9 * _match(q, term.en, term.zh) or 0.5))
+                        where["url"] and f"{where['url']}?lang={lang}", 0.9 * _match(q, term.en, term.zh) or 0.5))
     # 3. error-guide entries: title in this language, tags and messages
     titles = {e.id: strings.get(f"appendix.errors.{e.id}.title", e.id) for e in errors_guide.ENTRIES}
     for entry_id, score in errors_guide.find_errors(query, titles, limit=8):
         entry = errors_guide.BY_ID[entry_id]
-        hits.append(Hit("error", titles[entry_id], f"{entry.error}: {entry.expect[0]}", _url("appendix", {"error": entry_id}),
+        hits.append(Hit("error", titles[entry_id], f"{entry.error}: {entry.expect[0]}", _url("appendix", lang, {"error": entry_id}),
                         min(1.0, 0.4 + score / 3)))
     hits.sort(key=lambda h: -h.score)
     return hits[:limit]
