@@ -6,12 +6,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import streamlit as st  # noqa: E402
 
-from core.catalog import CHAPTERS  # noqa: E402
+from core.catalog import CHAPTERS, ROOT  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from ui import layout, runner, shelf  # noqa: E402
 from ui.i18n import language_selector, t  # noqa: E402
 
-st.set_page_config(page_title="PyTorch Zero to Hero", page_icon=":material/local_fire_department:",
+# The icon is a file we ship: a :material/...: page icon is fetched from a font CDN on every load.
+st.set_page_config(page_title="PyTorch Zero to Hero", page_icon=str(ROOT / "static" / "favicon.png"),
                    layout="wide")
 configure_threads(runner.THREADS_PER_RUN)
 language_selector()
@@ -24,7 +25,10 @@ for chapter in CHAPTERS:
                    default=chapter.id == "preface")
     groups.setdefault(t(f"parts.p{chapter.part}"), []).append(page)
 
-navigation = st.navigation(groups)
+# Hidden built-in menu, our own links: with client.showSidebarNavigation off, a fresh server never
+# flashes the raw pages/ file list before this first run (.streamlit/config.toml, ui/server.py).
+navigation = st.navigation(groups, position="hidden")
+layout.navigation_links(groups)
 layout.device_panel()
 shelf.sidebar()
 navigation.run()

@@ -40,7 +40,7 @@ ensure_chromium() {
 
 case "${1:-app}" in
   app)    ensure_requirements requirements.txt
-          exec .venv/bin/streamlit run app.py --server.port "${PORT:-8501}" ;;
+          exec .venv/bin/python -m ui.server --server.port "${PORT:-8501}" ;;
   gradio) ensure_requirements requirements.txt
           exec .venv/bin/python gradio_app.py ;;
   test)   ensure_requirements requirements-test.txt

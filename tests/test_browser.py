@@ -38,32 +38,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    port = free_port()
+def start_server(port: int) -> subprocess.Popen:
+    """The gallery as a visitor gets it: ``python -m ui.server`` (what run.sh and the Dockerfile run)."""
     env = {**os.environ, "HERO_PRESET": "tiny", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--server.headless", "true", "--server.fileWatcherType", "none"],
+    proc = subprocess.Popen([sys.executable, "-m", "ui.server", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--server.fileWatcherType", "none"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                break
+                return proc
         except OSError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start:\n" + proc.stdout.read().decode()[-3000:])
-    yield url
+    proc.kill()
+    raise RuntimeError("streamlit did not start:\n" + proc.stdout.read().decode()[-3000:])
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:   # a busy server (training threads) may ignore SIGTERM for a while
         proc.kill()
         proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    proc = start_server(port)
+    yield f"http://127.0.0.1:{port}"
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +88,24 @@ def browser(server):
         b.close()
 
 
+def is_local(url: str) -> bool:
+    from urllib.parse import urlparse
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "blob", "about", "chrome-extension") or parsed.hostname in ("127.0.0.1", "localhost")
+
+
 @pytest.fixture
 def page(browser):
+    """A fresh tab that records every request; a request leaving 127.0.0.1 fails the test
+    (offline means no request leaves the machine, the browser's included)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(60_000)
+    outside: list[str] = []
+    pg.on("request", lambda request: None if is_local(request.url) else outside.append(request.url))
     yield pg
     context.close()
+    assert not outside, f"requests left the machine: {sorted(set(outside))[:10]}"
 
 
 def screenshot(page, name: str) -> None:
@@ -184,3 +203,90 @@ def test_ch05_draw_a_digit_on_the_canvas(server, page):
     expect(prediction).to_be_visible()
     assert_no_exception(page)
     screenshot(page, "ch05_drawn")
+
+
+def test_cold_server_deep_link_opens_its_page_without_raw_file_list(browser):
+    """A freshly started server whose first visitor arrives by a chapter link: the page opens
+    cleanly (no "Page not found" dialog), and the sidebar never lists raw file names."""
+    port = free_port()
+    proc = start_server(port)
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = context.new_page()
+        raw_names: list[str] = []
+        pg.goto(f"http://127.0.0.1:{port}/training-loop?lang=zh")
+        deadline = time.monotonic() + 60
+        heading = pg.get_by_role("heading", name=translate("zh", "chapters.ch05.title"))
+        while time.monotonic() < deadline:   # watch the sidebar while the page comes up
+            nav = pg.locator('[data-testid="stSidebarNav"]')
+            if nav.count():
+                text = nav.first.inner_text()
+                if "ch05 training loop" in text or "ch01 tensors" in text:
+                    raw_names.append(text)
+            if heading.count() and heading.first.is_visible():
+                break
+            pg.wait_for_timeout(100)
+        expect(heading).to_be_visible()
+        wait_idle(pg)
+        assert not raw_names, raw_names[0][:300]
+        assert pg.get_by_role("dialog").count() == 0, pg.get_by_role("dialog").first.inner_text()
+        assert "training-loop" in pg.url and "lang=zh" in pg.url
+        assert pg.locator('[data-testid="stSidebarNav"]').count() == 0   # the built-in (raw) menu stays hidden
+        links = pg.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
+        assert links.filter(has_text=translate("zh", "chapters.ch05.nav")).count() == 1
+        context.close()
+    finally:
+        stop_server(proc)
+
+
+def test_gradio_gallery_shows_each_widget_once(browser):
+    """Every tab of the Gradio gallery holds its chapter's widget exactly once."""
+    port = free_port()
+    env = {**os.environ, "HERO_PRESET": "tiny", "PYTHONPATH": str(ROOT), "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_SERVER_NAME": "127.0.0.1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "gradio_app.py")], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 300     # it builds every widget first: slow on a busy 2-core machine
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(url, timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("gradio did not start (GRADIO_SERVER_PORT honoured?):\n"
+                               + proc.stdout.read1(5000).decode(errors="replace"))
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = context.new_page()
+        outside: list[str] = []
+        pg.on("request", lambda r: None if is_local(r.url) else outside.append(r.url))
+        pg.goto(url)
+        from core.catalog import CHAPTERS
+        widget_chapters = [c for c in CHAPTERS if c.built and c.widget_module]
+        tabs = pg.get_by_role("tab")
+        expect(tabs.first).to_be_visible(timeout=60_000)
+        # Gradio folds tabs that do not fit into a menu; the in-process test counts all of them
+        # (tests/test_widgets.py), this one clicks the visible ones in a real browser.
+        visible = [i for i in range(tabs.count()) if tabs.nth(i).is_visible()]
+        assert 1 <= len(visible) <= len(widget_chapters)
+        for i in visible:
+            chapter = widget_chapters[i]
+            tabs.nth(i).click()
+            pg.wait_for_timeout(300)
+            panel = pg.locator('[role="tabpanel"]:visible').first
+            text = panel.inner_text().strip()
+            head = text.splitlines()[0].strip() if text else ""
+            # a widget rendered twice repeats its opening text inside the same tab
+            assert head and text.count(head) == 1, f"{chapter.id}: its widget appears {text.count(head)} times"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "gradio_gallery.png"))
+        context.close()
+        assert not outside, f"the Gradio gallery fetched from outside: {sorted(set(outside))[:10]}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -69,3 +69,42 @@ def test_stopped_or_abandoned_runs_leave_the_queue():
     assert results == {"stopped": False, "gone": False}
     assert sched.load() == (1, 0)
     sched.release(holder)
+
+
+def test_a_run_can_hold_several_slots():
+    """A distributed run with N processes waits until N slots are free, and holds all of them."""
+    sched = _Scheduler(slots=3)
+    small = Run(key="small")
+    assert sched.acquire(small, lambda: True)
+    ddp = Run(key="ddp", slots=3)
+    got = {}
+    t = threading.Thread(target=lambda: got.__setitem__("ddp", sched.acquire(ddp, lambda: True)))
+    t.start()
+    wait_until(lambda: ddp.queue_position == 1)
+    assert sched.busy_slots() == 1 and "ddp" not in got     # 1 + 3 > 3: it waits
+    sched.release(small)
+    t.join(5)
+    assert got == {"ddp": True} and sched.busy_slots() == 3
+    late = Run(key="late")
+    t2 = threading.Thread(target=lambda: got.__setitem__("late", sched.acquire(late, lambda: True)))
+    t2.start()
+    wait_until(lambda: late.queue_position == 1)
+    sched.release(ddp)
+    t2.join(5)
+    assert got["late"] and sched.busy_slots() == 1
+    sched.release(late)
+    huge = Run(key="huge", slots=10)       # bigger than the server: gets every slot rather than waiting forever
+    assert sched.acquire(huge, lambda: True) and sched.busy_slots() == 3
+    sched.release(huge)
+
+
+def test_progress_of_fit_and_generic_events():
+    from ui.runner import progress_of
+    run = Run(key="p")
+    run.began = time.monotonic() - 10.0
+    assert progress_of(run) is None
+    run.events.append({"kind": "step", "step": 25, "total_steps": 100, "epoch": 0, "epochs": 4, "loss": 0.5})
+    info = progress_of(run)
+    assert info["fraction"] == 0.25 and 29 < info["left"] < 31      # 10 s for a quarter → ~30 s left
+    run.events.append({"kind": "progress", "done": 3, "total": 4, "text": "trial"})
+    assert progress_of(run)["fraction"] == 0.75

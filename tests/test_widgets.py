@@ -28,6 +28,42 @@ def test_gradio_app_routes():
         assert client.get(f"/{chapter.id}/").status_code == 200, chapter.id
 
 
+def test_gallery_tab_holds_its_widget_once():
+    """Each tab of the gallery has exactly one child: the chapter's widget (it was rendered twice)."""
+    import gradio_app
+    modules = gradio_app.widget_modules()
+    gallery = gradio_app.build_gallery("en", modules)
+    tabs = [c for c in gallery.config["layout"]["children"] if "children" in c]
+    tab_items = [t for group in tabs for t in group["children"]]
+    assert len(tab_items) == len(WIDGETS) == len(modules)
+
+    def ids(node):
+        yield node["id"]
+        for child in node.get("children", []):
+            yield from ids(child)
+
+    for tab, module in zip(tab_items, modules.values()):
+        alone = module.build("en").config["layout"]["children"]
+        seen = list(ids(tab))
+        assert len(seen) == len(set(seen)), f"{module.__name__}: a component appears twice in its tab"
+        assert len(tab["children"]) == len(alone), f"{module.__name__}: {len(tab['children'])} vs {len(alone)}"
+
+
+def test_gradio_app_honours_gradio_environment(monkeypatch):
+    import runpy
+    import sys
+    import uvicorn
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: seen.update(host=host, port=port))
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    monkeypatch.setattr(sys, "argv", ["gradio_app.py"])
+    import gradio_app
+    monkeypatch.setattr(gradio_app, "build_app", lambda lang: None)
+    runpy.run_path(gradio_app.__file__, run_name="__main__")
+    assert seen == {"host": "0.0.0.0", "port": 7999}
+
+
 def test_ch05_widget_predicts_a_drawn_digit_and_trains():
     from widgets import ch05_digits as w
     canvas = np.full((280, 280, 4), 255, np.uint8)       # Gradio's sketchpad: black ink on white

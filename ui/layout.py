@@ -72,6 +72,15 @@ def device_info() -> hero_device.DeviceInfo:
     return hero_device.detect()
 
 
+def navigation_links(groups: dict[str, list]) -> None:
+    """The gallery's menu in the sidebar: one link per built page, grouped by the book's parts."""
+    with st.sidebar:
+        for part, pages in groups.items():
+            st.caption(part)
+            for page in pages:
+                st.page_link(page, label=page.title)
+
+
 def device_panel() -> None:
     """Sidebar summary of the hardware found (and the preset it implies)."""
     info = device_info()

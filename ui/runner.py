@@ -50,6 +50,7 @@ class Run:
     error: HeroError | None = None  # a learner-caused failure, shown translated
     crash: str | None = None        # an unexpected exception (a bug), shown briefly and logged
     queue_position: int | None = None
+    slots: int = 1                  # training slots it occupies (a distributed run: one per rank)
     meta: dict = field(default_factory=dict)   # what the page wants to remember about the run (e.g. its settings)
     started: float = field(default_factory=time.monotonic)
     began: float | None = None      # when it got a slot and started training (after any queue)
@@ -78,7 +79,7 @@ class _Scheduler:
     def __init__(self, slots: int):
         self.slots = slots
         self.cond = threading.Condition()
-        self.running: set[int] = set()
+        self.running: dict[int, int] = {}   # id(run) -> slots it holds
         self.waiting: deque[Run] = deque()
 
     def _renumber(self) -> None:
@@ -95,9 +96,10 @@ class _Scheduler:
                     self._renumber()
                     self.cond.notify_all()
                     return False
-                if self.waiting[0] is run and len(self.running) < self.slots:
+                wanted = min(run.slots, self.slots)   # a run bigger than the server gets all of it
+                if self.waiting[0] is run and sum(self.running.values()) + wanted <= self.slots:
                     self.waiting.popleft()
-                    self.running.add(id(run))
+                    self.running[id(run)] = wanted
                     run.queue_position = None
                     self._renumber()
                     self.cond.notify_all()
@@ -106,13 +108,17 @@ class _Scheduler:
 
     def release(self, run: Run) -> None:
         with self.cond:
-            self.running.discard(id(run))
+            self.running.pop(id(run), None)
             self.cond.notify_all()
 
     def load(self) -> tuple[int, int]:
         """(runs training now, runs waiting) across the whole server."""
         with self.cond:
             return len(self.running), len(self.waiting)
+
+    def busy_slots(self) -> int:
+        with self.cond:
+            return sum(self.running.values())
 
 
 SCHEDULER = _Scheduler(MAX_CONCURRENT)
@@ -147,12 +153,16 @@ def get(key: str) -> Run | None:
     return _runs().get(key)
 
 
-def start(key: str, job: Job, label: str = "", meta: dict | None = None) -> Run | None:
-    """Start ``job`` in the background under ``key``; None if a run with that key is still active."""
+def start(key: str, job: Job, label: str = "", meta: dict | None = None, slots: int = 1) -> Run | None:
+    """Start ``job`` in the background under ``key``; None if a run with that key is still active.
+
+    ``slots``: how many of the server's training slots the run occupies while it trains (a
+    distributed run with N processes passes N, so it waits until N slots are free).
+    """
     existing = get(key)
     if existing is not None and existing.active:
         return None
-    run = Run(key=key, label=label, meta=dict(meta or {}))
+    run = Run(key=key, label=label, meta=dict(meta or {}), slots=max(1, int(slots)))
     alive = _session_liveness()
 
     def emit(event: dict) -> None:
@@ -309,7 +319,7 @@ def section(key: str, job: Job, *, button: str, render: Callable[[Run], None] | 
             state_key: str | None = None, accept: Callable[[Any], bool] = lambda result: True,
             on_result: Callable[[Any], None] | None = None, meta: dict | None = None, label: str = "",
             icon: str = ":material/play_arrow:", primary: bool = True, disabled: bool = False,
-            interval: float = 0.5) -> Any:
+            interval: float = 0.5, slots: int = 1) -> Any:
     """One training section, the whole sequence: button → queue position → streamed progress
     (bar with epoch/step, loss, time left, then ``render(run)`` for the page's own charts) →
     Stop → result kept in ``st.session_state[state_key]`` → translated error.
@@ -317,12 +327,12 @@ def section(key: str, job: Job, *, button: str, render: Callable[[Run], None] | 
     ``job(stop_event, emit)`` runs only when the button is pressed. ``accept(result)`` decides
     whether a finished result replaces the kept one (a NaN run keeps the previous model, and
     the page says so); ``on_result(result)`` runs once per adopted result (e.g. put the model
-    on the shelf). Returns the kept result, or None before the first one.
+    on the shelf); ``slots`` as in :func:`start`. Returns the kept result, or None before the first one.
     """
     state_key = state_key or f"{key}_result"
     if st.button(button, key=f"start_{key}", icon=icon, type="primary" if primary else "secondary",
                  disabled=disabled):
-        if start(key, job, label=label, meta=meta) is None:
+        if start(key, job, label=label, meta=meta, slots=slots) is None:
             st.warning(t("runner.already_running"), icon=":material/hourglass_top:")
     live(key, render or (lambda run: None), interval=interval)
     before = st.session_state.get(state_key)
