@@ -9,21 +9,21 @@ from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch07_vision as lesson
 from core.lessons.ch05_training import preprocess_drawing
-from ui import cache, layout, runner
+from ui import cache, layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
+DEVICE = layout.device()
 S = st.session_state
 layout.chapter_header("ch07")
 
 
-def finished(key: str):
-    """The result of the finished run under ``key`` (None while running, failed or NaN)."""
-    run = runner.get(key)
-    if run is None or run.active or run.result is None:
-        return None
-    ok = getattr(run.result, "ok", True)
-    return run.result if ok else None
+def shelve(name: str, model, classes, metric: str, backbone: str) -> None:
+    """A TransferNet is a backbone plus a new head (not a registered net): it downloads as its own file."""
+    info = {"classes": list(classes), "image_size": lesson.IMAGE_SIZE, "input": "[B, 3·32²] or [B, 3, 32, 32] in [0, 1]",
+            "backbone": backbone}
+    shelf.put("ch07", "image-classifier", model, name, metric=metric, info=info,
+              files=lambda: lesson.classifier_files(model, "model", info))
 
 
 # 7.1 convolution: kernel, stride, padding, dilation -------------------------------------------
@@ -46,7 +46,8 @@ try:
     st.code(demo["layer"], language="text")
 except HeroError as err:
     layout.show_error(err)
-layout.code_panel([lesson.conv_output_size, lesson.conv_demo], "ch07_conv.py", "ch07_conv_code")
+layout.code_panel([lesson.conv_output_size, lesson.conv_demo], "ch07_conv.py", "ch07_conv_code",
+                  script=lesson.conv_script(int(index), kernel, k, s, p, d))
 
 st.subheader(t("ch07.conv.rf_title"))
 st.markdown(t("ch07.conv.rf_intro"))
@@ -62,7 +63,8 @@ try:
                     key="ch07_rf_fig")
 except HeroError as err:
     layout.show_error(err)
-layout.code_panel([lesson.receptive_field, lesson.measured_receptive_field], "ch07_receptive_field.py", "ch07_rf_code")
+layout.code_panel([lesson.receptive_field, lesson.measured_receptive_field], "ch07_receptive_field.py", "ch07_rf_code",
+                  script=lesson.receptive_field_script(stack))
 
 # 7.1 feature maps of the trained ch05 digit CNN ------------------------------------------------
 layout.section("ch07.features", "7.1")
@@ -92,29 +94,25 @@ c1.plotly_chart(viz.image_grid(maps, [f"#{i}" for i in range(len(maps))]), key="
 c2.plotly_chart(viz.image_grid(np.asarray(pixels).reshape(1, 28, 28), [t("ch07.features.seen")], cols=1),
                 key="ch07_fm_input")
 st.plotly_chart(viz.probability_bars(fm["probs"], mnist.classes, t("ch07.features.probs")), key="ch07_fm_probs")
-layout.code_panel(lesson.feature_maps, "ch07_feature_maps.py", "ch07_fm_code")
+layout.code_panel(lesson.feature_maps, "ch07_feature_maps.py", "ch07_fm_code",
+                  script=lesson.feature_maps_script(int(index)))
 
 # 7.2 the architecture zoo -----------------------------------------------------------------------
 layout.section("ch07.zoo", "7.2")
 c1, c2 = st.columns([3, 2])
 chosen = c1.multiselect(t("ch07.zoo.models"), list(lesson.ZOO), default=P["zoo_models"], key="ch07_zoo_models")
 size = c2.select_slider(t("ch07.zoo.size"), lesson.ZOO_SIZES, value=P["zoo_size"], key="ch07_zoo_size")
-if st.button(t("ch07.zoo.run"), icon=":material/speed:", key="ch07_zoo_run", disabled=not chosen):
-    dev = str(layout.device_info().torch_device)
-    job = lambda stop, emit, n=list(chosen), z=size: lesson.analyse_zoo(n, z, P["zoo_repeats"], stop, emit, dev)  # noqa: E731
-    if runner.start("ch07_zoo", job) is None:
-        st.warning(t("runner.already_running"))
 
 
 def draw_zoo(run: runner.Run) -> None:
     if (models := run.of_kind("model")) and run.active:
-        st.progress(models[-1]["index"] / models[-1]["total"], text=t("ch07.zoo.measuring", name=models[-1]["name"]))
+        st.caption(t("ch07.zoo.measuring", name=models[-1]["name"]))
 
 
-runner.live("ch07_zoo", draw_zoo)
-if (zoo := finished("ch07_zoo")) is not None:
-    S["ch07_zoo"] = zoo
-if zoo := S.get("ch07_zoo"):
+zoo = runner.section("ch07_zoo", lambda stop, emit, n=list(chosen), z=size: lesson.analyse_zoo(
+    n, z, P["zoo_repeats"], stop, emit, DEVICE), button=t("ch07.zoo.run"), render=draw_zoo, state_key="ch07_zoo",
+    icon=":material/speed:", primary=False, disabled=not chosen)
+if zoo:
     summary = pd.DataFrame([{t("ch07.zoo.model"): r["name"], t("ch07.zoo.year"): r["year"],
                              t("ch07.zoo.input"): f"{r['size']}×{r['size']}", t("ch07.zoo.params"): f"{r['params'] / 1e6:.2f} M",
                              "GFLOPs": f"{r['flops'] / 1e9:.3f}", t("ch07.zoo.ms"): f"{r['ms']:.1f} ({r['device']})"} for r in zoo])
@@ -128,7 +126,7 @@ if zoo := S.get("ch07_zoo"):
     st.dataframe(pd.DataFrame(next(r for r in zoo if r["name"] == pick)["table"]), hide_index=True, height=300,
                  key="ch07_zoo_table")
 layout.code_panel([lesson.count_flops, lesson.layer_table, lesson.time_forward, lesson.analyse_architecture],
-                  "ch07_zoo.py", "ch07_zoo_code")
+                  "ch07_zoo.py", "ch07_zoo_code", script=lesson.zoo_script(list(chosen) or ["lenet"], size, P["zoo_repeats"]))
 
 # 7.3 transfer learning: pretrained backbone vs from scratch -------------------------------------
 layout.section("ch07.transfer", "7.3")
@@ -146,25 +144,24 @@ freeze = c[1].radio(t("ch07.transfer.freeze"), lesson.FREEZE_LEVELS, index=2, ke
                     format_func=freeze_labels.get)
 tr_epochs = c[2].slider(t("ch07.transfer.epochs"), 1, 60, P["lab_epochs"], key="ch07_tr_epochs")
 imagenet = c[3].checkbox(t("ch07.transfer.imagenet"), value=False, key="ch07_imagenet")
-if st.button(t("ch07.transfer.run"), type="primary", icon=":material/play_arrow:", key="ch07_tr_run"):
-    settings = lesson.TransferSettings(shots=shots, freeze=freeze, epochs=tr_epochs, n_val=P["lab_val"], imagenet=imagenet)
-    if runner.start("ch07_transfer", lambda stop, emit, s=settings: lesson.train_transfer(s, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
+settings = lesson.TransferSettings(shots=shots, freeze=freeze, epochs=tr_epochs, n_val=P["lab_val"], imagenet=imagenet,
+                                   device=DEVICE)
 run_names = {"pretrained": t("ch07.transfer.pretrained"), "scratch": t("ch07.transfer.scratch")}
 
 
 def draw_transfer(run: runner.Run) -> None:
     evals = {run_names[r]: [e for e in run.of_kind("eval") if e["run"] == r] for r in run_names}
-    if steps := run.of_kind("step"):
+    if (steps := run.of_kind("step")) and run.active:
         st.caption(t("ch07.transfer.progress", run=run_names[steps[-1]["run"]], epoch=steps[-1]["epoch"] + 1))
     if any(evals.values()):
         st.plotly_chart(viz.curves(evals, ["train_loss", "val_acc"]), key="ch07_tr_curves")
 
 
-runner.live("ch07_transfer", draw_transfer)
-if (done := finished("ch07_transfer")) is not None and S.get("ch07_transfer") is not done:
-    S["ch07_transfer"] = done
-    st.rerun()
+tr = runner.section("ch07_transfer", lambda stop, emit, s=settings: lesson.train_transfer(s, stop, emit),
+                    button=t("ch07.transfer.run"), render=draw_transfer, state_key="ch07_transfer",
+                    on_result=lambda r: r.model is not None and shelve(
+                        f"ch07 digits via {r.backbone} backbone ({r.settings['shots']}-shot)", r.model,
+                        [str(c) for c in range(10)], f"val_acc {r.final.get('pretrained', 0):.1%}", r.backbone))
 if tr is not None:
     if tr.note:
         st.warning(t("ch07.transfer.fallback", why=tr.note), icon=":material/cloud_off:")
@@ -173,17 +170,15 @@ if tr is not None:
     for col, r in zip(c, ("pretrained", "scratch")):
         if r in tr.final:
             col.metric(run_names[r], f"{tr.final[r]:.1%}", t("ch07.transfer.trainable", n=f"{tr.trainable[r]:,}"))
-layout.code_panel([lesson.freeze, lesson.TransferNet, lesson.train_transfer], "ch07_transfer.py", "ch07_tr_code")
+layout.code_panel([lesson.freeze, lesson.TransferNet, lesson.transfer_runs], "ch07_transfer.py", "ch07_tr_code",
+                  script=lesson.transfer_script(settings))
 
 # 7.4 small data and class imbalance -------------------------------------------------------------
 layout.section("ch07.imbalance", "7.4")
 c1, c2 = st.columns(2)
 fraction = c1.select_slider(t("ch07.imbalance.fraction"), [0.02, 0.05, 0.1, 0.2, 0.5, 1.0], value=0.05, key="ch07_frac")
 imb_epochs = c2.slider(t("ch07.imbalance.epochs"), 1, 60, P["imb_epochs"], key="ch07_imb_epochs")
-if st.button(t("ch07.imbalance.run"), icon=":material/balance:", key="ch07_imb_run"):
-    settings = lesson.ImbalanceSettings(minority_fraction=fraction, epochs=imb_epochs)
-    if runner.start("ch07_imb", lambda stop, emit, s=settings: lesson.train_imbalance(s, stop, emit)) is None:
-        st.warning(t("runner.already_running"))
+imb_settings = lesson.ImbalanceSettings(minority_fraction=fraction, epochs=imb_epochs, device=DEVICE)
 strategy_names = {v: t(f"ch07.imbalance.{v}") for v in lesson.STRATEGIES}
 
 
@@ -192,17 +187,17 @@ def draw_imbalance(run: runner.Run) -> None:
         st.caption(t("ch07.imbalance.progress", run=strategy_names[steps[-1]["run"]], epoch=steps[-1]["epoch"] + 1))
 
 
-runner.live("ch07_imb", draw_imbalance)
-if (imb := finished("ch07_imb")) is not None:
-    S["ch07_imb"] = imb
-if imb := S.get("ch07_imb"):
+imb = runner.section("ch07_imb", lambda stop, emit, s=imb_settings: lesson.train_imbalance(s, stop, emit),
+                     button=t("ch07.imbalance.run"), render=draw_imbalance, state_key="ch07_imb",
+                     icon=":material/balance:", primary=False)
+if imb:
     st.plotly_chart(lesson.recall_bars(imb["recall"], strategy_names, t("ch07.imbalance.recall")), key="ch07_imb_bars")
     table = pd.DataFrame({t("ch07.imbalance.count"): imb["counts"],
                           **{strategy_names[k]: np.round(v, 3) for k, v in imb["recall"].items()}})
     st.dataframe(table.T, key="ch07_imb_table")
     st.markdown(" · ".join(f"{strategy_names[k]}: **{v:.1%}**" for k, v in imb["accuracy"].items()))
 layout.code_panel([lesson.class_weights, lesson.resampling_loader, lesson.train_imbalance], "ch07_imbalance.py",
-                  "ch07_imb_code")
+                  "ch07_imb_code", script=lesson.imbalance_script(imb_settings))
 
 # 7.5 实战: fine-tune on your own images, then explain a prediction ---------------------------------
 layout.section("ch07.project", "7.5")
@@ -226,14 +221,14 @@ if ds is not None:
     ft_epochs = c1.slider(t("ch07.transfer.epochs"), 1, 40, P["ft_epochs"], key="ch07_ft_epochs")
     ft_freeze = c2.radio(t("ch07.transfer.freeze"), lesson.FREEZE_LEVELS, index=1, key="ch07_ft_freeze",
                          format_func=freeze_labels.get, horizontal=True)
-    if st.button(t("ch07.project.train"), type="primary", icon=":material/model_training:", key="ch07_ft_run"):
-        fs = lesson.FinetuneSettings(epochs=ft_epochs, freeze=ft_freeze)
-        if runner.start("ch07_ft", lambda stop, emit, data=ds: lesson.finetune(data, fs, stop, emit)) is None:
-            st.warning(t("runner.already_running"))
-runner.live("ch07_ft", lambda run: st.plotly_chart(viz.curves({"fine-tune": run.of_kind("eval")},
-                                                              ["train_loss", "val_acc"]), key="ch07_ft_curves"))
-if (ft := finished("ch07_ft")) is not None:
-    S["ch07_ft"] = ft
+    fs = lesson.FinetuneSettings(epochs=ft_epochs, freeze=ft_freeze, device=DEVICE)
+    runner.section("ch07_ft", lambda stop, emit, data=ds, s=fs: lesson.finetune(data, s, stop, emit),
+                   button=t("ch07.project.train"), state_key="ch07_ft", accept=lambda r: r.ok,
+                   icon=":material/model_training:",
+                   render=lambda run: st.plotly_chart(viz.curves({"fine-tune": run.of_kind("eval")},
+                                                                 ["train_loss", "val_acc"]), key="ch07_ft_curves"),
+                   on_result=lambda r: shelve(f"ch07 fine-tuned on {len(r.classes)} classes", r.model, r.classes,
+                                              f"val_acc {r.end.get('val_acc', float('nan')):.1%}", "shapes"))
 if ft := S.get("ch07_ft"):
     st.success(t("ch07.project.ready", classes=", ".join(ft.classes), acc=f"{ft.end.get('val_acc', float('nan')):.1%}"))
     photo = st.file_uploader(t("ch07.project.image"), type=None, key="ch07_photo", max_upload_size=10)
@@ -249,5 +244,6 @@ if ft := S.get("ch07_ft"):
                           key="ch07_saliency")
     except HeroError as err:
         layout.show_error(err)
-layout.code_panel([lesson.finetune, lesson.grad_cam, lesson.saliency, lesson.explain], "ch07_finetune.py",
-                  "ch07_ft_code")
+layout.code_panel([lesson.finetune_on, lesson.grad_cam, lesson.saliency, lesson.explain], "ch07_finetune.py",
+                  "ch07_ft_code", script=lesson.finetune_script(lesson.FinetuneSettings(
+                      epochs=S.get("ch07_ft_epochs", P["ft_epochs"]), freeze=S.get("ch07_ft_freeze", "some"))))

@@ -302,3 +302,53 @@ def test_shapes_dataset_is_deterministic():
     assert np.array_equal(a.X, b.X) and a.X.shape == (30, 3072) and 0 <= a.X.min() and a.X.max() <= 1
     with pytest.raises(HeroError):
         datasets.load("ch07_shapes", n_per_class=10**6)
+
+
+# --------------------------------------------------------------------------- platform: device, shelf files, recipe
+
+def test_shapes_config_is_the_shipped_recipe():
+    from core import weights
+    recipe = weights.get_recipe(L.BACKBONE_CHECKPOINT)
+    assert recipe.arch == "tiny_resnet" and recipe.config == L.SHAPES_CONFIG
+
+
+@pytest.mark.parametrize("module, call", [
+    ("transfer", lambda: L.transfer_runs(L.TransferSettings(shots=1, epochs=1, n_val=10, device="meta"),
+                                         L.pretrained_backbone())),
+    ("imbalance", lambda: L.train_imbalance(L.ImbalanceSettings(epochs=1, device="meta"))),
+    ("own_images", lambda: L.finetune(L.builtin_dataset(4), L.FinetuneSettings(epochs=1, device="meta"))),
+])
+def test_training_lessons_put_model_and_fit_on_the_settings_device(monkeypatch, module, call):
+    import importlib
+    mod = importlib.import_module(f"core.lessons.ch07_vision.{module}")
+    seen = {}
+
+    class Reached(Exception):
+        pass
+
+    def fake_fit(model, *args, device="cpu", **kwargs):
+        seen.update(fit=str(device), model=next(model.parameters()).device.type)
+        raise Reached
+        yield
+
+    monkeypatch.setattr(mod, "fit", fake_fit)
+    with pytest.raises(Reached):
+        call()
+    assert seen == {"fit": "meta", "model": "meta"}
+
+
+def test_transfer_keeps_the_trained_net_on_the_cpu_and_it_downloads_as_safetensors():
+    from safetensors.torch import load
+    res = L.train_transfer(L.TransferSettings(shots=1, epochs=1, n_val=10, freeze="some"))
+    assert next(res.model.parameters()).device.type == "cpu"
+    files = L.classifier_files(res.model, "m", {"classes": list("0123456789"), "image_size": 32})
+    state = load(files["m.safetensors"])
+    assert set(state) == set(res.model.state_dict())
+    assert torch.equal(state["head.weight"], res.model.head.weight.detach())
+
+
+def test_scratch_net_is_the_backbone_architecture_freshly_initialised():
+    backbone = L.pretrained_backbone()
+    pre, scratch = L.transfer_net(backbone, 10), L.transfer_net(backbone, 10, scratch=True)
+    assert [n for n, _ in pre.named_parameters()] == [n for n, _ in scratch.named_parameters()]
+    assert not torch.equal(pre.groups["stem"][0].weight, scratch.groups["stem"][0].weight)

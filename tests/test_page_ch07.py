@@ -68,7 +68,7 @@ def test_convolution_receptive_field_and_feature_maps(app):
 
 def test_zoo_transfer_and_imbalance_buttons(app):
     open_page(app, PAGE)
-    click(app, "ch07_zoo_run")
+    click(app, "start_ch07_zoo")
     runs = finish_runs(app)
     assert runs["ch07_zoo"].status == "done"
     zoo = app.session_state["ch07_zoo"]
@@ -78,16 +78,18 @@ def test_zoo_transfer_and_imbalance_buttons(app):
     app.radio(key="radio_ch07_transfer").set_value(translate("en", "ch07.transfer.guess_pre")).run()
     click(app, "commit_ch07_transfer")
     app.select_slider(key="ch07_shots").set_value(5).run()
-    click(app, "ch07_tr_run")
+    click(app, "start_ch07_transfer")
     runs = finish_runs(app)
     assert runs["ch07_transfer"].status == "done"
     tr = app.session_state["ch07_transfer"]
     assert set(tr.final) == {"pretrained", "scratch"} and tr.backbone == "shapes"
+    assert [i.info["classes"] for i in app.session_state["_hero_shelf"].items("image-classifier")] == \
+        [[str(c) for c in range(10)]]
     assert {m.label for m in app.metric} >= {translate("en", "ch07.transfer.pretrained"),
                                              translate("en", "ch07.transfer.scratch")}
     verdicts = [s.value for s in app.success] + [w.value for w in app.warning]
     assert any("You predicted" in v for v in verdicts)
-    click(app, "ch07_imb_run")
+    click(app, "start_ch07_imb")
     runs = finish_runs(app)
     assert runs["ch07_imb"].status == "done"
     imb = app.session_state["ch07_imb"]
@@ -96,11 +98,18 @@ def test_zoo_transfer_and_imbalance_buttons(app):
 
 def test_finetune_classify_and_bad_uploads(app):
     open_page(app, PAGE)
-    click(app, "ch07_ft_run")
+    click(app, "start_ch07_ft")
     runs = finish_runs(app)
     assert runs["ch07_ft"].status == "done"
     ft = app.session_state["ch07_ft"]
     assert ft.classes == ("temple", "flower")
+    # the fine-tuned classifier is on the shelf with its classes and image size, and downloads as safetensors
+    (item,) = app.session_state["_hero_shelf"].items("image-classifier")
+    assert item.info["classes"] == ["temple", "flower"] and item.info["image_size"] == 32
+    from core import shelf as core_shelf
+    import io, zipfile
+    names = zipfile.ZipFile(io.BytesIO(core_shelf.package(item))).namelist()
+    assert any(n.endswith(".safetensors") for n in names) and any(n.endswith(".json") for n in names)
     assert any(s.value.startswith("Fine-tuned on temple, flower") for s in app.success)
     assert not errors(app)
     # an uploaded image is classified; a decompression bomb is refused, translated
@@ -124,6 +133,6 @@ def test_finetune_classify_and_bad_uploads(app):
                      for i in range(3)})
     app.file_uploader(key="ch07_zip").set_value(("good.zip", good, "application/zip")).run()
     assert not errors(app)
-    click(app, "ch07_ft_run")
+    click(app, "start_ch07_ft")
     finish_runs(app)
     assert app.session_state["ch07_ft"].classes == ("blue", "red")

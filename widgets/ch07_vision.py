@@ -7,13 +7,13 @@ from pathlib import Path
 import gradio as gr
 
 from core import uploads, viz
-from core.device import preset
+from core.device import detect, preset
 from core.errors import HeroError
-from core.i18n import error_text
 from core.lessons import ch07_vision as lesson
-from widgets.common import stream_job, translator
+from widgets.common import error_message, run_status, stream_job, translator
 
 P = lesson.PRESETS[preset()]
+DEVICE = detect().kind
 
 
 def load_set(source: str, zip_path: str | None):
@@ -32,38 +32,36 @@ def train(source: str, zip_path: str | None, epochs: int, freeze: str, state: di
     try:
         ds = load_set(source, zip_path)
     except HeroError as err:
-        yield error_text(lang, err), None, state
+        yield error_message(lang, err), None, state
         return
-    settings = lesson.FinetuneSettings(epochs=int(epochs), freeze=freeze)
+    settings = lesson.FinetuneSettings(epochs=int(epochs), freeze=freeze, device=DEVICE)
     for events, result, error in stream_job(lambda stop, emit: lesson.finetune(ds, settings, stop, emit)):
         evals = [e for e in events if e["kind"] == "eval"]
         figure = viz.curves({"fine-tune": evals}, ["train_loss", "val_acc"]) if evals else None
         if error is not None:
-            yield (error_text(lang, error) if isinstance(error, HeroError) else str(error)), figure, state
+            yield run_status(lang, events, error=error), figure, state
             return
         if result is not None:
             if result.ok:
                 state["model"], state["classes"] = result.model, result.classes
-            yield t("ch07.widget.status_done", classes=", ".join(result.classes),
-                    acc=f"{result.end.get('val_acc', float('nan')):.1%}"), figure, state
+            done = t("ch07.widget.status_done", classes=", ".join(result.classes),
+                     acc=f"{result.end.get('val_acc', float('nan')):.1%}")
+            yield run_status(lang, events, result, done_text=done), figure, state
             return
-        steps = [e for e in events if e["kind"] == "step"]
-        status = t("ch07.widget.status_training", epoch=steps[-1]["epoch"] + 1, loss=f"{steps[-1]['loss']:.4f}") \
-            if steps else t("runner.running", seconds="0")
-        yield status, figure, state
+        yield run_status(lang, events), figure, state
 
 
 def classify(image_path: str | None, state: dict | None, lang: str = "en"):
     """Image file → ({class: p} top-k, Grad-CAM figure, saliency figure, message)."""
     t = translator(lang)
     if not state or "model" not in state:
-        return {}, None, None, error_text(lang, HeroError("ch07.no_model"))
+        return {}, None, None, error_message(lang, HeroError("ch07.no_model"))
     if not image_path:
         return {}, None, None, ""
     try:
         result = lesson.explain(state["model"], Path(image_path).read_bytes(), state["classes"], k=3)
     except HeroError as err:
-        return {}, None, None, error_text(lang, err)
+        return {}, None, None, error_message(lang, err)
     label, p = result["topk"][0]
     return ({name: prob for name, prob in result["topk"]},
             lesson.overlay_figure(result["image"], result["cam"], "Grad-CAM"),
