@@ -111,13 +111,26 @@ class Context:
 
 
 # The command each rank runs: a fresh interpreter (what the spawn start method does) that imports
-# nothing of the parent's __main__ — under Streamlit that would be the whole app.
-_CHILD = "import sys; sys.path[:0] = {path!r}; from core.dist import _rank_main; _rank_main()"
+# nothing of the parent's __main__ — under Streamlit that would be the whole app — unless this
+# code itself lives in __main__ (a take-home script), which the rank then loads as a module.
+_CHILD = """import sys
+sys.path[:0] = {path!r}
+if {module!r} == "__main__":
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("__mp_main__", {main!r})
+    main = importlib.util.module_from_spec(spec)
+    sys.modules["__mp_main__"] = sys.modules["__main__"] = main
+    spec.loader.exec_module(main)
+    getattr(main, {entry!r})()
+else:
+    import importlib
+    getattr(importlib.import_module({module!r}), {entry!r})()
+"""
 
 
 def _load_main(path: str) -> None:
-    """A take-home script's ranks: import the script itself as ``__main__`` (its ``if __name__``
-    block does not run) so that its functions unpickle, as multiprocessing's spawn does."""
+    """Import the parent's script as ``__main__`` (its ``if __name__`` block does not run) so that
+    functions defined there unpickle, as multiprocessing's spawn does."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("__mp_main__", path)
     module = importlib.util.module_from_spec(spec)
@@ -140,7 +153,7 @@ def _rank_main() -> None:
         import torch
         import torch.distributed as dist
         torch.set_num_threads(header["threads"])
-        if header["main"]:
+        if header["main"] and getattr(sys.modules["__main__"], "__file__", None) != header["main"]:
             _load_main(header["main"])
         fn, args = pickle.loads(header["job"])
         device = "cpu"
@@ -194,13 +207,15 @@ class Gang:
         self.world_size, self.backend = world_size, backend_for(device, world_size)
         self.port = free_port()
         job = pickle.dumps((fn, args))
-        main = getattr(sys.modules["__main__"], "__file__", None) if fn.__module__ == "__main__" else None
+        main_file = getattr(sys.modules["__main__"], "__file__", None)
+        main = main_file if fn.__module__ == "__main__" else None
         self.queue: queue.Queue = queue.Queue()
         self.started = time.monotonic()
         self.procs: list[subprocess.Popen] = []
         with _LOCK:
             _LIVE.add(self)
-        command = [sys.executable, "-c", _CHILD.format(path=[p for p in sys.path if p])]
+        command = [sys.executable, "-c", _CHILD.format(path=[p for p in sys.path if p], main=main_file,
+                                                       module=_rank_main.__module__, entry=_rank_main.__name__)]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         for rank in range(world_size):
             read_fd, write_fd = os.pipe()
@@ -334,20 +349,24 @@ class Launch:
             _LIVE.discard(self)
 
     def lines(self, stop: threading.Event | None = None, timeout_s: float = 120.0) -> Iterator[str]:
-        """Each output line as it comes (a reader thread, so Stop and the timeout stay responsive)."""
+        """Each output line as it comes (a reader thread, so Stop and the timeout stay responsive);
+        ``timeout_s``: most seconds without a line before the launch counts as stuck."""
         inbox: queue.Queue = queue.Queue()
 
         def pump():
-            for line in self.proc.stdout:
-                inbox.put(line.rstrip("\n"))
+            try:
+                for line in self.proc.stdout:
+                    inbox.put(line.rstrip("\n"))
+            except ValueError:   # killed: kill() closed the pipe under us
+                pass
             inbox.put(None)
 
         threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + timeout_s
+        last = time.monotonic()
         while True:
             if stop is not None and stop.is_set():
                 return
-            if time.monotonic() > deadline:
+            if time.monotonic() - last > timeout_s:
                 raise HeroError("ch14.timeout", seconds=int(timeout_s))
             try:
                 line = inbox.get(timeout=0.1)
@@ -355,6 +374,7 @@ class Launch:
                 continue
             if line is None:
                 return
+            last = time.monotonic()
             yield line
 
 

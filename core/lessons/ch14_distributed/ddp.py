@@ -35,10 +35,11 @@ class DDPSettings:
 
 
 def digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:
-    """The 1,797 real 8×8 digits as ``X [N, 64]`` floats in [0, 1] and ``y [N]`` labels."""
-    from core.data.digits import load_digits_8x8
-    ds = load_digits_8x8()
-    return torch.from_numpy(ds.X.reshape(len(ds.X), -1)), torch.from_numpy(ds.y)
+    """The 1,797 real 8×8 digits (scikit-learn's copy of UCI optdigits) as ``X [N, 64]`` floats in
+    [0, 1] and ``y [N]`` labels."""
+    from sklearn.datasets import load_digits
+    bunch = load_digits()
+    return torch.from_numpy((bunch.data / 16.0).astype("float32")), torch.from_numpy(bunch.target.astype("int64"))
 
 
 def build_mlp(hidden: int, seed: int, layers: int = 2) -> nn.Module:
