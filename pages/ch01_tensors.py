@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from core import takehome
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch01_tensors as lesson
@@ -34,7 +35,9 @@ def bridge() -> None:
         st.markdown(t("ch01.bridge.explain"))
     else:
         st.info(t("ch01.bridge.hint"))
-    layout.code_panel(lesson.numpy_bridge, "ch01_numpy_bridge.py", "ch01_bridge")
+    layout.code_panel(lesson.numpy_bridge, "ch01_numpy_bridge.py", "ch01_bridge", script=takehome.script(
+        lesson.numpy_bridge, filename="ch01_numpy_bridge.py",
+        main=f"for row in numpy_bridge({n}, {int(index)}, {float(value)}):\n    print(row)"))
 
 
 bridge()
@@ -134,8 +137,7 @@ def views() -> None:
         if len(laid_out["memory"]) <= 64:
             st.plotly_chart(lesson.memory_figure(laid_out, t("ch01.view.memory"), t("ch01.view.logical")),
                             key="ch01_memory")
-        layout.code_panel("import torch\n" + "\n".join(s["code"] for s in stages) + "\nprint(z.shape, z.stride())",
-                          "ch01_view.py", "ch01_view")
+        layout.code_panel(lesson.view_script(stages), "ch01_view.py", "ch01_view")
     except HeroError as err:
         layout.show_error(err)
 
@@ -164,8 +166,10 @@ def cat_stack() -> None:
                 if res["values"] is not None:
                     col.code(str(res["values"]), language="text")
         layout.code_panel(f"import torch\nA, B = torch.zeros({a_shape}), torch.ones({b_shape})\n"
-                          f"print(torch.cat([A, B], dim={int(dim)}).shape)\nprint(torch.stack([A, B], dim={int(dim)}).shape)",
-                          "ch01_cat_stack.py", "ch01_cat")
+                          f"for join in (torch.cat, torch.stack):\n    try:\n"
+                          f"        print(join.__name__, join([A, B], dim={int(dim)}).shape)\n"
+                          "    except (RuntimeError, IndexError) as err:   # what the page shows in red\n"
+                          "        print(join.__name__, type(err).__name__, err)", "ch01_cat_stack.py", "ch01_cat")
     except HeroError as err:
         layout.show_error(err)
 
@@ -185,7 +189,8 @@ def broadcasting() -> None:
     sa = c1.text_input(t("ch01.broadcast.a"), "3, 1, 5", key="ch01_bc_a")
     sb = c2.text_input(t("ch01.broadcast.b"), "4, 5", key="ch01_bc_b")
     try:
-        bc = lesson.broadcast(lesson.parse_shape(sa, True), lesson.parse_shape(sb, True))
+        a_shape, b_shape = lesson.parse_shape(sa, True), lesson.parse_shape(sb, True)
+        bc = lesson.broadcast(a_shape, b_shape)
         rule_labels = {r: t(f"ch01.broadcast.rule_{r}") for r in
                        ("equal", "stretch_a", "stretch_b", "missing_a", "missing_b", "mismatch")}
         table = {f"dim {c['dim']}": ["—" if c["a"] is None else c["a"], "—" if c["b"] is None else c["b"],
@@ -197,9 +202,11 @@ def broadcasting() -> None:
         else:
             st.error(t("ch01.broadcast.error", dim=bc["bad_dim"], message=bc["error"]), icon=":material/error:")
         st.caption(t("ch01.broadcast.numpy", result=bc["numpy"]))
+        layout.code_panel(lesson.broadcast, "ch01_broadcast.py", "ch01_bc", script=takehome.script(
+            lesson.broadcast, filename="ch01_broadcast.py",
+            main=f"for key, value in broadcast({a_shape!r}, {b_shape!r}).items():\n    print(key, value)"))
     except HeroError as err:
         layout.show_error(err)
-    layout.code_panel(lesson.broadcast, "ch01_broadcast.py", "ch01_bc")
 
 
 broadcasting()
@@ -233,7 +240,9 @@ def products() -> None:
         st.caption(t("ch01.products.agree", diff=f"{pr['max_diff']:.1e}"))
     except HeroError as err:
         layout.show_error(err)
-    layout.code_panel([lesson.products, lesson.einsum_loop], "ch01_products.py", "ch01_products")
+    layout.code_panel([lesson.products, lesson.einsum_loop], "ch01_products.py", "ch01_products", script=takehome.script(
+        lesson.products, lesson.einsum_loop, filename="ch01_products.py",
+        main=f"for key, value in products({m}, {k}, {nn_}, {equation!r}).items():\n    print(key, value, sep='\\n')"))
 
 
 products()
@@ -244,10 +253,6 @@ layout.section("ch01.device", "1.6")
 acc = lesson.accelerator()
 st.info(t("ch01.device.found", device=acc) if acc else t("ch01.device.cpu_only"), icon=":material/memory:")
 st.dataframe(frame(lesson.device_moves()), hide_index=True, key="ch01_moves")
-if st.button(t("ch01.device.button"), icon=":material/speed:", key="ch01_time"):
-    if runner.start("ch01_timing", lambda stop, emit: lesson.timing_table(P["timing_sizes"], P["timing_repeats"],
-                                                                          stop, emit)) is None:
-        st.warning(t("runner.already_running"))
 
 
 def draw_timing(rows: list[dict], key: str) -> None:
@@ -255,12 +260,22 @@ def draw_timing(rows: list[dict], key: str) -> None:
     st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, key=f"{key}_table")
 
 
-runner.live("ch01_timing", lambda r: draw_timing([e for e in r.of_kind("timing")], "ch01_timing_live"))
+def draw_timing_run(run: runner.Run) -> None:
+    if rows := run.of_kind("timing"):
+        draw_timing(rows, "ch01_timing_live")
+
+
 run = runner.get("ch01_timing")
-runner.adopt("ch01_timing", "ch01_timing")
-if (timing := S.get("ch01_timing")) and (run is None or run.active):
+timing = runner.section("ch01_timing", lambda stop, emit: lesson.timing_table(P["timing_sizes"], P["timing_repeats"],
+                                                                              stop, emit),
+                        button=t("ch01.device.button"), icon=":material/speed:", primary=False,
+                        render=draw_timing_run, state_key="ch01_timing")
+if timing and (run is None or run.active):   # a kept table from an earlier run, while no finished run is drawn
     draw_timing(timing, "ch01_timing_kept")
-layout.code_panel(lesson.timing_table, "ch01_timing.py", "ch01_timing")
+layout.code_panel(lesson.timing_table, "ch01_timing.py", "ch01_timing", script=takehome.script(
+    lesson.timing_table, filename="ch01_timing.py",
+    main=f"for row in timing_table((32, 64) if TINY else {tuple(P['timing_sizes'])!r}, {P['timing_repeats']}):\n"
+         "    print(row)"))
 
 # 1.7 实战: linear-regression data as tensors ----------------------------------------------------------
 @st.fragment

@@ -290,7 +290,7 @@ def test_device_moves_and_timing():
     events = []
     rows = lesson.timing_table((16, 32), 1, emit=events.append)
     assert [r["n"] for r in rows if r["device"] == "cpu"] == [16, 32] and all(r["gflops"] > 0 for r in rows)
-    assert len(events) == len(rows)
+    assert len([e for e in events if e["kind"] == "timing"]) == len(rows)
     assert all(math.isclose(r["ms"], 2 * r["n"] ** 3 / r["gflops"] / 1e6) for r in rows)
 
 
@@ -311,3 +311,23 @@ def test_regression_solutions_agree_with_numpy(dtype):
     np.testing.assert_allclose(noiseless["normal equations"]["w"], [0.5, 1.5], atol=1e-10)
     with pytest.raises(HeroError):
         lesson.regression_data(10**7, 1, 1, 1)
+
+
+def test_timing_table_reports_progress_for_the_run_bar():
+    events = []
+    rows = lesson.timing_table((16, 32), 1, emit=events.append)
+    progress = [e for e in events if e["kind"] == "progress"]
+    assert [(e["done"], e["total"]) for e in progress] == [(0, 2), (1, 2)]
+    assert [e["n"] for e in events if e["kind"] == "timing"] == [r["n"] for r in rows]
+
+
+def test_view_script_runs_and_prints_torchs_own_error():
+    import subprocess
+    import sys
+    stages = lesson.view_lab((3, 4), "t", (1, 0), (-1,))
+    assert "error" in stages[2]
+    out = subprocess.run([sys.executable, "-c", lesson.view_script(stages)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("RuntimeError: view size is not compatible")
+    fixed = lesson.view_lab((3, 4), "t", (1, 0), (-1,), True)
+    out = subprocess.run([sys.executable, "-c", lesson.view_script(fixed)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "torch.Size([12]) (1,)"

@@ -27,7 +27,7 @@ def test_page_renders_every_section_and_buttons_work(app):
     assert rows["torch.from_numpy(a)"]["changed"] and not rows["torch.tensor(a)"]["changed"]
 
     # timing runs in the background and its rows are adopted into the session
-    click(app, "ch01_time")
+    click(app, "start_ch01_timing")
     finish_runs(app)
     timing = app.session_state["ch01_timing"]
     assert {r["device"] for r in timing} >= {"cpu"} and all(r["gflops"] > 0 for r in timing)

@@ -4,9 +4,8 @@ from __future__ import annotations
 import gradio as gr
 
 from core.errors import HeroError
-from core.i18n import error_text
 from core.lessons import ch01_tensors as lesson
-from widgets.common import translator
+from widgets.common import error_message, translator
 
 
 def solve(n: float, slope: float, intercept: float, noise: float, seed: float, dtype: str, lang: str = "en"):
@@ -15,7 +14,7 @@ def solve(n: float, slope: float, intercept: float, noise: float, seed: float, d
     try:
         X, y, w_true = lesson.regression_data(int(n), float(slope), float(intercept), float(noise), int(seed), dtype)
     except HeroError as err:
-        return None, error_text(lang, err), ""
+        return None, error_message(lang, err), ""
     fits = lesson.solve_regression(X, y)
     figure = lesson.regression_figure(X, y, w_true, fits, {"data": t("ch01.regression.data"),
                                                            "true": t("ch01.regression.true")})
