@@ -66,3 +66,29 @@ def test_torch_load_always_weights_only():
                 if kw.get("weights_only") != "True":
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders
+
+
+HEAVY = ("transformers", "diffusers", "pytorch_lightning", "lightning", "optuna", "captum", "torch_geometric",
+         "gymnasium", "peft", "accelerate", "onnxruntime", "onnxscript", "tokenizers")
+
+
+def test_heavy_libraries_are_imported_lazily():
+    """Importing every core, ui and widget module pulls in none of the heavy Part III–IV
+    libraries: they load inside the functions that need them, so the server starts in seconds."""
+    import subprocess
+    import sys
+    code = f"""
+import importlib, pkgutil, sys
+sys.path.insert(0, {str(ROOT)!r})
+import core, ui, widgets
+for pkg in (core, ui, widgets):
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + "."):
+        if info.name != "ui.server":
+            importlib.import_module(info.name)
+heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
+print("HEAVY:" + ",".join(heavy))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = done.stdout.strip().rsplit("HEAVY:", 1)[-1]
+    assert loaded == "", f"imported at module level somewhere: {loaded}"
