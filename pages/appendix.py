@@ -172,7 +172,7 @@ if (done := S.get("appendix_result")) is not None and done.id == eid:
     else:
         st.markdown(t("appendix.guide.raised", type=f"`{broken.module}.{broken.type}`"
                       if broken.module not in (None, "builtins") else f"`{broken.type}`"))
-        st.code(broken.message, language="text")
+        st.code(broken.message, language="text", wrap_lines=True)
         with st.expander(t("appendix.guide.traceback"), icon=":material/list:"):
             st.code(broken.traceback, language="text")
     if done.as_documented:
@@ -216,7 +216,8 @@ free = guide.free_memory("cuda" if dev == "cuda" else "cpu")
 parts = ("weights", "grads", "optimizer", "activations", "total")
 names = {"optimizer": t("appendix.oom.optimizer_states")} | {p: t(f"appendix.oom.{p}") for p in parts if p != "optimizer"}
 st.dataframe(pd.DataFrame({t("appendix.oom.part"): [names[p] for p in parts],
-                           t("appendix.oom.mib"): [round(need[p] / 2 ** 20, 1) for p in parts]}), key="appendix_oom_table")
+                           t("appendix.oom.mib"): [round(need[p] / 2 ** 20, 1) for p in parts]}), key="appendix_oom_table",
+             hide_index=True)
 st.markdown(t("appendix.oom.free", device=dev, free=f"{free / 2 ** 30:.1f}", need=f"{need['total'] / 2 ** 30:.2f}"))
 if need["total"] <= 0.5 * free:
     st.success(t("appendix.oom.fits"))
