@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import viz
+from core import takehome, viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch02_autograd as lesson
@@ -84,7 +84,10 @@ if descent is not None:
     else:
         st.caption(t("ch02.descent.result", steps=len(descent.values) - 1, x=fmt(end[0]), y=fmt(end[1]),
                      f=fmt(descent.values[-1])))
-layout.code_panel(lesson.gradient_descent, "ch02_gradient_descent.py", "ch02_descent")
+layout.code_panel(lesson.gradient_descent, "ch02_gradient_descent.py", "ch02_descent", script=takehome.script(
+    lesson.gradient_descent, filename="ch02_gradient_descent.py",
+    main=f"d = gradient_descent({surface_expr!r}, {x}, {y}, {lr}, {steps})\n"
+         "print('end point', d.path[-1], 'f =', d.values[-1], 'diverged:', d.diverged)"))
 
 # 2.2 the computation graph, from the real grad_fn chain -------------------------------------------
 layout.section("ch02.graph", "2.2")
@@ -95,7 +98,10 @@ if graph is not None:
     nodes = table([{"grad_fn": n.name, t("ch02.graph.source"): n.source, t("ch02.graph.value"): n.value,
                            t("ch02.graph.grad"): n.grad, "is_leaf": n.is_leaf} for n in graph.nodes])
     st.dataframe(nodes, key="ch02_graph_table", hide_index=True)
-layout.code_panel([lesson.graph_snippet(expr, x, y), lesson.build_graph], "ch02_graph.py", "ch02_graph")
+layout.code_panel([lesson.graph_snippet(expr, x, y), lesson.build_graph], "ch02_graph.py", "ch02_graph",
+                  script=takehome.script(lesson.build_graph, filename="ch02_graph.py",
+                                         main=f"g = build_graph({expr!r}, {x}, {y})\nprint('f =', g.output)\n"
+                                              "for n in g.nodes:\n    print(n.name, n.source, n.value, n.grad, n.is_leaf)"))
 
 # 2.3 requires_grad: leaves and non-leaves ------------------------------------------------------------
 layout.section("ch02.requires", "2.3")
@@ -110,7 +116,9 @@ if rows is not None:
                  hide_index=True)
     c2.plotly_chart(lesson.graph_figure(lesson.build_graph(expr, x, y, requires), detail=False),
                     key="ch02_req_graph")
-layout.code_panel(lesson.tensor_table, "ch02_requires_grad.py", "ch02_requires")
+layout.code_panel(lesson.tensor_table, "ch02_requires_grad.py", "ch02_requires", script=takehome.script(
+    lesson.tensor_table, filename="ch02_requires_grad.py",
+    main=f"for row in tensor_table({expr!r}, {x}, {y}, {requires!r}):\n    print(row)"))
 
 # 2.4–2.5 backward() and .grad ----------------------------------------------------------------------
 layout.section("ch02.backward", "2.4–2.5")
@@ -123,7 +131,9 @@ elif (rows := guarded(lesson.tensor_table, expr, x, y)) is not None:
         "grad": t("ch02.backward.plain"), "grad_retained": t("ch02.backward.retained")}),
         key="ch02_backward_table", hide_index=True)
     st.markdown(t("ch02.backward.explain"))
-layout.code_panel(lesson.tensor_table, "ch02_backward.py", "ch02_backward_code")
+layout.code_panel(lesson.tensor_table, "ch02_backward.py", "ch02_backward_code", script=takehome.script(
+    lesson.tensor_table, filename="ch02_backward.py",
+    main=f"for row in tensor_table({expr!r}, {x}, {y}):\n    print(row['tensor'], 'grad', row['grad'], 'retained', row['grad_retained'])"))
 
 # 2.6 torch.no_grad() and .detach() -----------------------------------------------------------------
 layout.section("ch02.control", "2.6")
@@ -133,7 +143,9 @@ if control is not None:
     st.dataframe(table([{**r, "mode": mode_labels[r["mode"]], "error": r["error"] or ""} for r in control]),
                  key="ch02_control_table", hide_index=True)
     st.markdown(t("ch02.control.explain"))
-layout.code_panel(lesson.grad_control, "ch02_no_grad_detach.py", "ch02_control")
+layout.code_panel(lesson.grad_control, "ch02_no_grad_detach.py", "ch02_control", script=takehome.script(
+    lesson.grad_control, filename="ch02_no_grad_detach.py",
+    main=f"for row in grad_control({expr!r}, {x}, {y}):\n    print(row)"))
 
 # 2.7 gradient accumulation and zero_grad ------------------------------------------------------------
 layout.section("ch02.accum", "2.7")
@@ -158,7 +170,9 @@ if done is not None:
                  mode=t("ch02.accum.with_zero") if done["zero_grad"] else t("ch02.accum.without_zero")))
     c2.plotly_chart(viz.bars([f"#{r['call']}" for r in done["rows"]], [r["x.grad"] for r in done["rows"]],
                              title=t("ch02.accum.chart"), y_title="x.grad"), key="ch02_acc_chart")
-layout.code_panel(lesson.accumulate, "ch02_accumulation.py", "ch02_accum_code")
+layout.code_panel(lesson.accumulate, "ch02_accumulation.py", "ch02_accum_code", script=takehome.script(
+    lesson.accumulate, filename="ch02_accumulation.py",
+    main=f"for row in accumulate({expr!r}, {x}, {y}, {calls}, {zero}):\n    print(row)"))
 
 # 2.8 实战: autograd vs finite differences, gradcheck ------------------------------------------------
 layout.section("ch02.check", "2.8")
@@ -174,7 +188,11 @@ if sweep is not None:
     c2.metric(t("ch02.check.autograd", wrt=wrt), fmt(sweep["exact"]))
     c2.dataframe(pd.DataFrame(summary), key="ch02_eps_table", hide_index=True)
     c2.caption(t("ch02.check.explain"))
-layout.code_panel([lesson.central_difference, lesson.eps_sweep], "ch02_finite_differences.py", "ch02_fd")
+layout.code_panel([lesson.central_difference, lesson.eps_sweep], "ch02_finite_differences.py", "ch02_fd",
+                  script=takehome.script(lesson.central_difference, lesson.eps_sweep, filename="ch02_finite_differences.py",
+                                         main=f"s = eps_sweep({expr!r}, {x}, {y}, {wrt!r}, {P['eps_points']})\n"
+                                              f"print('autograd d/d{wrt}:', s['exact'])\nfor name in ('float32', 'float64'):\n"
+                                              "    print(name, 'best eps', s[name]['best_eps'], 'smallest error', s[name]['error'].min())"))
 
 mistake_labels = {m: t(f"ch02.check.mistake_{m}") for m in lesson.MISTAKES}
 mistake = st.radio(t("ch02.check.mistake"), list(mistake_labels), key="ch02_mistake", horizontal=True,
@@ -195,4 +213,7 @@ if (gc := S.get("ch02_gc")) is not None:
             col.code(res["message"], language="text")
     st.caption(t("ch02.check.kinks"))
 layout.code_panel([lesson.MySin, lesson.gradcheck_custom, lesson.gradcheck_expression], "ch02_gradcheck.py",
-                  "ch02_gc_code")
+                  "ch02_gc_code", script=takehome.script(
+                      lesson.MySin, lesson.gradcheck_custom, lesson.gradcheck_expression, filename="ch02_gradcheck.py",
+                      main=f"print({expr!r}, gradcheck_expression({expr!r}, {x}, {y}))\n"
+                           "for mistake in MISTAKES:\n    print('MySin', mistake, gradcheck_custom(mistake)['passed'])"))

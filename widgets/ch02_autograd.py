@@ -4,9 +4,8 @@ from __future__ import annotations
 import gradio as gr
 
 from core.errors import HeroError
-from core.i18n import error_text
 from core.lessons import ch02_autograd as lesson
-from widgets.common import translator
+from widgets.common import error_message, translator
 
 EPS_POINTS = 29   # the sweep 1e-1 … 1e-15 at half-decade steps
 
@@ -18,7 +17,7 @@ def compare(text: str, x: float, y: float, wrt: str, lang: str = "en"):
         sweep = lesson.eps_sweep(text, float(x), float(y), wrt, EPS_POINTS)
         check = lesson.gradcheck_expression(text, float(x), float(y))
     except HeroError as err:
-        return f"**{error_text(lang, err)}**", None, ""
+        return f"**{error_message(lang, err)}**", None, ""
     rows = [f"| dtype | {t('ch02.check.best_eps')} | {t('ch02.check.theory_eps')} | {t('ch02.check.min_error')} |",
             "|---|---|---|---|"]
     rows += [f"| {name} | {sweep[name]['best_eps']:.0e} | {sweep[name]['theory_eps']:.0e} | "
@@ -34,7 +33,7 @@ def check_custom(mistake: str, lang: str = "en") -> str:
     try:
         result = lesson.gradcheck_custom(mistake)
     except HeroError as err:
-        return f"**{error_text(lang, err)}**"
+        return f"**{error_message(lang, err)}**"
     return _verdict(t, f"MySin ({t(f'ch02.check.mistake_{mistake}')})", result)
 
 
