@@ -41,13 +41,14 @@ sc = calc.ScalingSettings(
     epoch_seconds_1=c1.number_input(t("ch14.why.epoch"), 1.0, 1e6, 600.0, key="ch14_epoch"),
     serial_share=c2.slider(t("ch14.why.serial"), 0.0, 0.5, 0.05, 0.01, key="ch14_serial"),
     params_millions=c3.select_slider(t("ch14.why.params"), [1, 25, 124, 1558, 7000], 25, key="ch14_params"),
-    bandwidth_gbps=c4.select_slider(t("ch14.why.bandwidth"), [0.1, 1.0, 10.0, 100.0, 300.0], 10.0, key="ch14_bw_gb"),
+    bandwidth_gbps=c4.select_slider(t("ch14.why.bandwidth"), [0.1, 1.0, 10.0, 100.0, 300.0], 1.0, key="ch14_bw_gb"),
     steps_per_epoch_1=c1.number_input(t("ch14.why.steps"), 1, 10**6, 1000, key="ch14_steps1"),
     latency_us=c2.select_slider(t("ch14.why.latency"), [1.0, 10.0, 100.0, 1000.0], 10.0, key="ch14_lat"),
     max_workers=c3.select_slider(t("ch14.why.workers"), [4, 16, 64, 256, 1024], 64, key="ch14_maxw"))
 rows = calc.scaling_table(sc)
 st.plotly_chart(fig.scaling(rows, {**labels("ch14.why", ("serial_s", "compute_s", "comm_s", "speedup", "amdahl",
-                                                         "workers", "epoch_s")), "title": t("ch14.why.chart")}),
+                                                         "epoch_s")),
+                                 "workers": t("ch14.why.n_workers"), "title": t("ch14.why.chart")}),
                 key="ch14_scaling")
 best = max(rows, key=lambda r: r["speedup"])
 st.markdown(t("ch14.why.best", n=best["workers"], speedup=f"{best['speedup']:.1f}", share=f"{best['comm_share']:.0%}",
