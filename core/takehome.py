@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import sys
 import textwrap
@@ -282,9 +283,7 @@ class _Builder:
             return
         self.done.add(key)
         self.claim(obj.__name__, f"{module.__name__}.{obj.__qualname__}")
-        source = _strip_own_decorators(textwrap.dedent(inspect.getsource(obj)), module)
-        names, attrs = _free_names(ast.parse(source))
-        local = _locally_bound(ast.parse(source))
+        source, names, attrs, local = _analysed(obj)
         for n in sorted(names - local - {obj.__name__}):
             self.need(module, n, attrs.get(n, set()))
         if inspect.isclass(obj):   # base classes defined in core come first
@@ -295,6 +294,20 @@ class _Builder:
 
 
 _MISSING = object()
+_ANALYSED: dict[Any, tuple[str, set[str], dict[str, set[str]], set[str]]] = {}
+
+
+def _analysed(obj: Any) -> tuple[str, set[str], dict[str, set[str]], set[str]]:
+    """(source without core decorators, names read, attributes read per name, names bound inside),
+    once per function or class: ``inspect.getsource`` and parsing are most of a script's cost, and
+    pages build their scripts on every rerun."""
+    if obj not in _ANALYSED:
+        module = sys.modules[obj.__module__]
+        source = _strip_own_decorators(textwrap.dedent(inspect.getsource(obj)), module)
+        tree = ast.parse(source)
+        names, attrs = _free_names(tree)
+        _ANALYSED[obj] = (source, names, attrs, _locally_bound(tree))
+    return _ANALYSED[obj]
 
 
 def _is_empty_literal(node: ast.stmt | None) -> bool:
@@ -344,6 +357,14 @@ def script(*objects: Any, main: str, title: str = "PyTorch Zero to Hero", filena
     by default every registered entry is copied. The script imports nothing from ``core``; any
     ``core`` import left in the output is a bug and raises ``TakeHomeError``.
     """
+    return _script(objects, main, title, filename, tuple(sorted(set(requires))),
+                   None if registry_keys is None else frozenset(registry_keys))
+
+
+@functools.lru_cache(maxsize=512)
+def _script(objects: tuple, main: str, title: str, filename: str, requires: tuple[str, ...],
+            registry_keys: frozenset[str] | None) -> str:
+    """:func:`script`, memoised: the same panel with the same settings is not rebuilt."""
     builder = _Builder(registry_keys=set(registry_keys) if registry_keys is not None else None)
     for obj in objects:
         builder.define(obj)
