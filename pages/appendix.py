@@ -132,6 +132,7 @@ layout.code_panel(practices.takehome_script(pid), f"appendix_practice_{pid}.py",
 
 # C. the error guide (beyond) ----------------------------------------------------------------------
 layout.section("appendix.guide", "C")
+guide.prewarm()     # a child Python imports torch while the visitor reads: the first run then takes < 1 s
 titles = {e.id: t(f"appendix.errors.{e.id}.title") for e in guide.ENTRIES}
 query = st.text_input(t("appendix.guide.search"), placeholder=t("appendix.guide.placeholder"), key="appendix_query")
 found = [i for i, _ in guide.find_errors(query, titles, limit=len(guide.ENTRIES))] if query.strip() else []

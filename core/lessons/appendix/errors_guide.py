@@ -694,6 +694,14 @@ def _take_harness() -> subprocess.Popen:
     return proc
 
 
+def prewarm() -> None:
+    """Start the spare harness now (if none is waiting), so the first run a visitor asks for finds
+    torch already imported. Cheap when one is waiting; at most one per process."""
+    with _SPARE_LOCK:
+        if not _SPARE or _SPARE[-1].poll() is not None:
+            _SPARE[:] = [_start_harness()]
+
+
 def run_snippets(snippets: list[tuple[str, str]], timeout: float = SNIPPET_TIMEOUT) -> list[SnippetRun]:
     """Run our own snippets ``[(file name, code), ...]`` one after another in one child Python.
 
