@@ -50,9 +50,10 @@ if (steps := tried(att.attention_steps, step_settings)) is not None:
     st.caption(t("ch10.attn.scale", scale=f"{steps['scale']:.3f}", diff=f"{steps['max_diff_sdpa']:.1e}"))
     cols = st.columns(3)
     for i, step in enumerate(steps["steps"]):
-        cols[i % 3].plotly_chart(att.matrix_figure(
-            step["matrix"], step["rows"], step["cols"], f"{i + 1}. {t('ch10.attn.step.' + step['name'])} "
-            f"{list(step['shape'])}", zero_mid=step["name"] != "weights"), key=f"ch10_step_{i}")
+        name = t(f"ch10.attn.step.{step['name']}")
+        cols[i % 3].plotly_chart(att.matrix_figure(step["matrix"], step["rows"], step["cols"],
+                                                   f"{i + 1}. {name} {list(step['shape'])}",
+                                                   zero_mid=step["name"] != "weights"), key=f"ch10_step_{i}")
 layout.code_panel([att.attention_steps], "ch10_attention_steps.py", "ch10_steps", label=t("ch10.attn.title"),
                   script=takehome.script(att.attention_steps, att.StepSettings, filename="ch10_attention_steps.py",
                                          main=f"r = attention_steps({step_settings!r})\nfor s in r['steps']:\n"

@@ -63,7 +63,7 @@ def heads_figure(layer_maps: np.ndarray, tokens: list[str], title: str = "", hea
 
 
 def head_view_figure(layer_maps: np.ndarray, tokens: list[str], heads: list[int] | None = None,
-                     title: str = "", threshold: float = 0.05, head_label: str = "head") -> go.Figure:
+                     title: str = "", threshold: float = 0.1, head_label: str = "head") -> go.Figure:
     """BertViz's head view: tokens on the left attend to tokens on the right; a line per pair,
     its opacity the attention weight, its colour the head. layer_maps [H, T, T]."""
     H, T, _ = layer_maps.shape
