@@ -10,17 +10,13 @@ from core.data import ch06_sets
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch06_data as lesson
-from ui import layout, runner
+from ui import layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
+DEVICE = layout.device()
 S = st.session_state
 layout.chapter_header("ch06")
-
-
-def start(key: str, job) -> None:
-    if runner.start(key, job) is None:
-        st.warning(t("runner.already_running"))
 
 
 set_labels = {n: t(f"ch06.sets.{n}") for n in lesson.OFFLINE_SETS + lesson.ONLINE_SETS}
@@ -37,17 +33,18 @@ c1.markdown(t("ch06.dataset.item", index=item["index"], label=item["label"], sha
               dtype=item["dtype"], low=f"{item['min']:.2f}", high=f"{item['max']:.2f}", n=item["len"]))
 c2.plotly_chart(viz.image_grid(item["image"][None], [t("ch06.dataset.label", label=item["label"])], cols=1),
                 key="ch06_item_img")
-layout.code_panel([ch06_sets.DigitsDataset, lesson.inspect_item], "ch06_dataset.py", "ch06_dataset_code")
+layout.code_panel([ch06_sets.DigitsDataset, lesson.inspect_item], "ch06_dataset.py", "ch06_dataset_code",
+                  script=lesson.dataset_script(ds_name, int(index)))
 
 # 6.1 streaming an IterableDataset over a file too big to load ------------------------------
 layout.section("ch06.stream", "6.1")
 c1, c2 = st.columns(2)
 size_mb = c1.select_slider(t("ch06.stream.size"), lesson.STREAM_SIZES_MB, value=P["stream_mb"], key="ch06_stream_mb")
 workers = c2.slider(t("ch06.stream.workers"), 0, lesson.MAX_WORKERS, 2, key="ch06_stream_workers")
-if st.button(t("ch06.stream.button"), type="primary", icon=":material/play_arrow:", key="ch06_stream_go"):
-    start("ch06_stream", lambda stop, emit, m=size_mb, w=workers: lesson.streaming_demo(m, w, P["naive_shard"], stop, emit))
-runner.live("ch06_stream", lambda run: [st.caption(t(f"ch06.stream.stage_{e['stage']}")) for e in run.of_kind("stage")[-1:]])
-if (res := runner.adopt("ch06_stream", "ch06_stream_result")) is not None:
+res = runner.section("ch06_stream", lambda stop, emit, m=size_mb, w=workers: lesson.streaming_demo(
+    m, w, P["naive_shard"], stop, emit), button=t("ch06.stream.button"), state_key="ch06_stream_result",
+    render=lambda run: [st.caption(t(f"ch06.stream.stage_{e['stage']}")) for e in run.of_kind("stage")[-1:]])
+if res is not None:
     m = st.columns(4)
     m[0].metric(t("ch06.stream.file"), f"{res['file_mb']:.0f} MB", t("ch06.stream.rows", n=f"{res['rows']:,}"))
     m[1].metric(t("ch06.stream.peak"), f"{res['stream']['peak_mb']:.2f} MB")
@@ -62,7 +59,7 @@ if (res := runner.adopt("ch06_stream", "ch06_stream_result")) is not None:
              for c in (res["sharded"], res.get("naive")) if c]
     st.dataframe(pd.DataFrame(table), hide_index=True, key="ch06_shards")
 layout.code_panel([ch06_sets.RecordStream, lesson.stream_with_memory, lesson.shard_check], "ch06_stream.py",
-                  "ch06_stream_code")
+                  "ch06_stream_code", script=lesson.stream_script(size_mb, workers, P["naive_shard"]))
 
 # 6.2 DataLoader lab -------------------------------------------------------------------------
 layout.section("ch06.lab", "6.2")
@@ -80,7 +77,7 @@ collate = c3.selectbox(t("ch06.lab.collate"), lesson.SWEEPS["collate"], key="ch0
 sampler = c3.selectbox(t("ch06.lab.sampler"), ["auto"] + lesson.SWEEPS["sampler"], key="ch06_lab_sampler")
 sweep = c3.selectbox(t("ch06.lab.sweep"), list(lesson.SWEEPS), key="ch06_lab_sweep")
 base = lesson.LabSettings(lab_ds, n_items, batch, shuffle, drop_last, lab_workers, pin, collate, sampler, augment,
-                          P["lab_epochs"])
+                          P["lab_epochs"], device=DEVICE)
 st.caption(t("ch06.lab.drop_note", n=n_items, b=batch, full=n_items // batch, last=n_items % batch or batch,
              batches=n_items // batch if drop_last else -(-n_items // batch)))
 lab = S.get("ch06_lab_result")
@@ -89,23 +86,25 @@ if lab and lab[0]["setting"].startswith("num_workers"):
     speed = {r["setting"]: r["samples_per_s"] for r in lab}
     answer = t("ch06.lab.guess_yes") if speed.get("num_workers=2", 0) > speed.get("num_workers=0", 0) else t("ch06.lab.guess_no")
 layout.predict_then_run("ch06_workers", t("ch06.lab.question"), [t("ch06.lab.guess_yes"), t("ch06.lab.guess_no")], answer)
-if st.button(t("ch06.lab.button"), type="primary", icon=":material/speed:", key="ch06_lab_go"):
-    start("ch06_lab", lambda stop, emit, b=base, s=sweep: lesson.run_lab(b, s, stop, emit))
-runner.live("ch06_lab", lambda run: st.caption(", ".join(e["setting"] for e in run.of_kind("lab"))))
-if (lab := runner.adopt("ch06_lab", "ch06_lab_result")) is not None:
+lab = runner.section("ch06_lab", lambda stop, emit, b=base, s=sweep: lesson.run_lab(b, s, stop, emit),
+                     button=t("ch06.lab.button"), icon=":material/speed:", state_key="ch06_lab_result",
+                     render=lambda run: st.caption(", ".join(e["setting"] for e in run.of_kind("lab"))))
+if lab is not None:
     st.plotly_chart(viz.bars([r["setting"] for r in lab], [r["samples_per_s"] for r in lab],
                              t("ch06.lab.chart"), t("ch06.lab.samples_s")), key="ch06_lab_bars")
     cols = ["setting", "samples_per_s", "seconds", "first_batch_s", "batches", "last_batch"]
     st.dataframe(pd.DataFrame(lab)[cols].round(3).rename(columns=lambda c: t(f"ch06.lab.col_{c}")),
                  hide_index=True, key="ch06_lab_table")
-layout.code_panel([lesson.make_loader, lesson.measure_loader, ch06_sets.dict_collate], "ch06_loader.py", "ch06_lab_code")
+layout.code_panel([lesson.make_loader, lesson.measure_loader, ch06_sets.dict_collate], "ch06_loader.py", "ch06_lab_code",
+                  script=lesson.loader_script(base))
 
 st.subheader(t("ch06.lab.sampler_title"))
 st.markdown(t("ch06.lab.sampler_intro"))
 counts = lesson.sampler_counts(lesson.imbalanced_labels(ds.y), 5000)
 st.plotly_chart(lesson.grouped_bars({t(f"ch06.lab.counts_{k}"): v for k, v in counts.items()},
                                     [str(i) for i in range(10)]), key="ch06_sampler")
-layout.code_panel([lesson.balanced_weights, lesson.sampler_counts], "ch06_sampler.py", "ch06_sampler_code")
+layout.code_panel([lesson.balanced_weights, lesson.sampler_counts], "ch06_sampler.py", "ch06_sampler_code",
+                  script=lesson.sampler_script())
 
 # 6.3 torchvision: datasets ----------------------------------------------------------------------
 layout.section("ch06.sets", "6.3")
@@ -114,10 +113,9 @@ vs_name = c1.radio(t("ch06.sets.choose"), list(set_labels), horizontal=True, key
 online = c2.checkbox(t("ch06.sets.online"), False, key="ch06_online", help=t("ch06.sets.online_help"))
 vset = None
 if online and vs_name in lesson.ONLINE_SETS:
-    if st.button(t("ch06.sets.download"), icon=":material/download:", key="ch06_download"):
-        start("ch06_download", lambda stop, emit, n=vs_name: lesson.load_vision(n, P["online_n"], online=True))
-    runner.live("ch06_download", lambda run: None)
-    vset = runner.adopt("ch06_download", "ch06_download_result")
+    vset = runner.section("ch06_download", lambda stop, emit, n=vs_name: lesson.load_vision(n, P["online_n"], online=True),
+                          button=t("ch06.sets.download"), icon=":material/download:", primary=False,
+                          state_key="ch06_download_result")
     if vset is None:
         st.info(t("ch06.sets.press_download"))
 else:
@@ -132,7 +130,8 @@ if vset is not None:
                     key="ch06_set_grid")
     counts = vset.full_counts if vset.full_counts is not None else np.bincount(vset.labels, minlength=len(vset.classes))
     c2.plotly_chart(viz.bars(list(vset.classes), counts, t("ch06.sets.counts")), key="ch06_set_counts")
-layout.code_panel([lesson.load_vision, lesson.cifar_twin], "ch06_datasets.py", "ch06_sets_code")
+layout.code_panel([lesson.load_vision, lesson.cifar_twin], "ch06_datasets.py", "ch06_sets_code",
+                  script=lesson.datasets_script(vs_name, P["online_n"], online))
 
 # 6.3 torchvision: transforms.v2 playground ---------------------------------------------------------
 layout.section("ch06.tf", "6.3")
@@ -164,7 +163,8 @@ st.dataframe(pd.DataFrame({k: [f"{v:.3f}" for v in vals] for k, vals in stats.it
 snippet = "from torchvision.transforms import v2\n\ntransform = v2.Compose([\n" + "".join(
     f"    {lesson.augmentation(n, 128)!r},\n" for n in chosen) + "    v2.ToDtype(torch.float32, scale=True),\n" \
     f"    v2.Normalize(mean={[round(v, 3) for v in stats['mean']]}, std={[round(v, 3) for v in stats['std']]}),\n])\n"
-layout.code_panel([snippet, lesson.random_draws, lesson.normalize_stats], "ch06_transforms.py", "ch06_tf_code")
+layout.code_panel([snippet, lesson.random_draws, lesson.normalize_stats], "ch06_transforms.py", "ch06_tf_code",
+                  script=lesson.transforms_script(photo if photo != "upload" else "china", chosen, draws, int(seed)))
 
 # 6.4 variable-size inputs -------------------------------------------------------------------------
 layout.section("ch06.var", "6.4")
@@ -182,13 +182,15 @@ c1.plotly_chart(lesson.padding_figure(first, t("ch06.var.heatmap", shape=str(tup
 c2.metric(t("ch06.var.padding"), f"{out['padding']:.0%}", f"{out['padding'] - other['padding']:+.0%}",
           delta_color="inverse")
 c2.markdown(t("ch06.var.lengths_are", lengths=first["lengths"].tolist()))
-layout.code_panel([ch06_sets.pad_collate, lesson.length_buckets], "ch06_padding.py", "ch06_pad_code")
+layout.code_panel([ch06_sets.pad_collate, lesson.length_buckets], "ch06_padding.py", "ch06_pad_code",
+                  script=lesson.padding_script(P["seq_n"], low, high, seq_batch, bucket))
 size = st.select_slider(t("ch06.var.size"), [64, 96, 128, 160], value=128, key="ch06_size")
 policies = [lesson.resize_policy(img, p, size) for p in lesson.RESIZE_POLICIES]
 st.plotly_chart(lesson.rgb_grid([np.asarray(img)] + policies, [t("ch06.tf.original")] +
                                 [t(f"ch06.var.{p}") for p in lesson.RESIZE_POLICIES], cols=4, cell=170),
                 key="ch06_policies")
-layout.code_panel(lesson.resize_policy, "ch06_resize.py", "ch06_resize_code")
+layout.code_panel(lesson.resize_policy, "ch06_resize.py", "ch06_resize_code",
+                  script=lesson.resize_script(photo if photo != "upload" else "china", size))
 
 # 6.5 实战: a CIFAR-10-style pipeline ------------------------------------------------------------------
 layout.section("ch06.pipe", "6.5")
@@ -196,9 +198,16 @@ c1, c2, c3 = st.columns(3)
 pipe_online = c1.checkbox(t("ch06.sets.online"), False, key="ch06_pipe_online", help=t("ch06.sets.online_help"))
 n_images = c2.slider(t("ch06.pipe.images"), 200, 5000, P["twin_n"], 100, key="ch06_pipe_n")
 pipe_epochs = c3.slider(t("ch06.pipe.epochs"), 1, 5, P["epochs"], key="ch06_pipe_epochs")
-settings = lesson.PipelineSettings("cifar10" if pipe_online else "cifar_twin", pipe_online, n_images, epochs=pipe_epochs)
-if st.button(t("ch06.pipe.button"), type="primary", icon=":material/model_training:", key="ch06_pipe_go"):
-    start("ch06_pipe", lambda stop, emit, s=settings: lesson.run_pipeline(s, stop, emit))
+settings = lesson.PipelineSettings("cifar10" if pipe_online else "cifar_twin", pipe_online, n_images, epochs=pipe_epochs,
+                                   device=DEVICE)
+
+
+def shelve_pipe(r) -> None:
+    info = {"classes": list(r.classes), "image_size": 32, "mean": r.mean, "std": r.std,
+            "input": "[B, 3, 32, 32] floats, normalised with mean/std"}
+    shelf.put("ch06", "image-classifier", r.model, f"ch06 {r.source} CNN", info=info,
+              metric=f"val_acc {r.end.get('val_acc', float('nan')):.1%}",
+              files=lambda: lesson.model_files(r.model, "model", info))
 
 
 def draw_pipe(run: runner.Run) -> None:
@@ -206,8 +215,10 @@ def draw_pipe(run: runner.Run) -> None:
         st.plotly_chart(viz.curves({t("ch06.pipe.run"): evals}, ["val_loss", "val_acc"], x="step"), key="ch06_pipe_curves")
 
 
-runner.live("ch06_pipe", draw_pipe)
-if (pipe := runner.adopt("ch06_pipe", "ch06_pipe_result")) is not None:
+pipe = runner.section("ch06_pipe", lambda stop, emit, s=settings: lesson.run_pipeline(s, stop, emit),
+                      button=t("ch06.pipe.button"), icon=":material/model_training:", render=draw_pipe,
+                      state_key="ch06_pipe_result", on_result=shelve_pipe)
+if pipe is not None:
     if pipe.notice:
         st.info(t(pipe.notice, **pipe.notice_params), icon=":material/cloud_off:")
     c1, c2 = st.columns([3, 2])
@@ -217,5 +228,5 @@ if (pipe := runner.adopt("ch06_pipe", "ch06_pipe_result")) is not None:
     c2.metric(t("ch06.pipe.acc"), f"{pipe.end.get('val_acc', float('nan')):.1%}",
               t("ch06.pipe.steps", steps=pipe.end.get("step", 0), seconds=f"{pipe.end.get('seconds', 0):.1f}"))
 layout.code_panel([lesson.run_pipeline, lesson.pipeline_transforms, ch06_sets.RGBImageDataset], "ch06_pipeline.py",
-                  "ch06_pipe_code")
+                  "ch06_pipe_code", script=lesson.pipeline_script(settings))
 st.caption(t("ch06.pipe.settings", settings=str(asdict(settings))))

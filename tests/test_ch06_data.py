@@ -10,6 +10,7 @@ from PIL import Image
 from scipy import stats as sps
 from torch.nn.utils.rnn import pad_sequence
 
+from core import data as datasets
 from core import i18n
 from core.data import ch06_sets
 from core.errors import HeroError
@@ -61,7 +62,7 @@ def test_loader_with_two_spawned_workers_yields_every_index_once():
 
 
 def test_weighted_sampler_balances_classes():
-    labels = lesson.imbalanced_labels(lesson.datasets.load("digits").y)
+    labels = lesson.imbalanced_labels(datasets.load("digits").y)
     data_counts = np.bincount(labels)
     assert data_counts[9] > 4 * data_counts[0]                    # really imbalanced
     counts = lesson.sampler_counts(labels, 20_000, seed=1)
@@ -216,7 +217,8 @@ def test_resize_policies():
 def test_offline_fallback_when_download_fails(monkeypatch):
     def broken(name, root):
         raise OSError("network unreachable")
-    monkeypatch.setattr(lesson, "_download", broken)
+    from core.lessons.ch06_data import torchvision_sets
+    monkeypatch.setattr(torchvision_sets, "_download", broken)
     out = lesson.load_vision("cifar10", 40, online=True)
     assert out.name == "cifar_twin" and out.images.shape == (40, 32, 32, 3) and out.notice == "ch06.sets.fallback"
     for lang in ("en", "zh"):
@@ -261,7 +263,7 @@ def test_uploads_rejected_with_translated_errors():
 def test_inspect_item_and_bad_index():
     ds = lesson.digits_dataset("digits")
     item = lesson.inspect_item(ds, 5)
-    raw = lesson.datasets.load("digits")
+    raw = datasets.load("digits")
     assert item["shape"] == (1, 8, 8) and item["label"] == raw.y[5] and len(ds) == 1797
     np.testing.assert_array_equal(item["image"], raw.X[5].reshape(8, 8))
     with pytest.raises(HeroError) as err:
@@ -278,3 +280,42 @@ def test_pipeline_feeds_training():
     np.testing.assert_allclose(res.mean, mean, atol=1e-6)
     assert res.end["reason"] == "completed" and res.end["step"] == 240 // 32 and res.history
     assert 0.0 <= res.end["val_acc"] <= 1.0
+
+
+# --------------------------------------------------------------------------- platform: device, shelf file, checks
+
+def test_pipeline_puts_model_and_fit_on_the_settings_device(monkeypatch):
+    from core.lessons.ch06_data import pipeline
+    seen = {}
+
+    class Reached(Exception):
+        pass
+
+    def fake_fit(model, *args, device="cpu", **kwargs):
+        seen.update(fit=str(device), model=next(model.parameters()).device.type)
+        raise Reached
+        yield
+
+    monkeypatch.setattr(pipeline, "fit", fake_fit)
+    with pytest.raises(Reached):
+        lesson.run_pipeline(lesson.PipelineSettings("cifar_twin", n_images=200, device="meta"))
+    assert seen == {"fit": "meta", "model": "meta"}
+
+
+def test_loader_lab_copies_each_batch_to_its_device():
+    """measure_loader moves every batch where training would: to meta, the copy happens and is counted."""
+    s = lesson.LabSettings(n_items=100, batch_size=32, collate="dict", device="meta")
+    assert lesson.measure_loader(s)["samples"] == 100
+    with pytest.raises(RuntimeError):    # an unknown device is refused by the copy itself
+        lesson.measure_loader(lesson.LabSettings(n_items=10, device="nonsense"))
+
+
+def test_pipeline_model_comes_back_on_the_cpu_and_its_file_holds_its_weights():
+    from safetensors.torch import load
+    r = lesson.run_pipeline(lesson.PipelineSettings("cifar_twin", n_images=200))
+    assert next(r.model.parameters()).device.type == "cpu"
+    files = lesson.model_files(r.model, "m", {"classes": list(r.classes), "mean": r.mean})
+    state = load(files["m.safetensors"])
+    assert set(state) == set(r.model.state_dict())
+    from core.lessons import TRAINERS
+    assert "ch06_pipeline" in TRAINERS

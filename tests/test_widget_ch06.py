@@ -28,7 +28,8 @@ def test_pipeline_handler_streams_and_finishes():
 def test_online_failure_falls_back_with_translated_notice(monkeypatch):
     def broken(name, root):
         raise ConnectionError("offline")
-    monkeypatch.setattr(lesson, "_download", broken)
+    from core.lessons.ch06_data import torchvision_sets
+    monkeypatch.setattr(torchvision_sets, "_download", broken)
     status, grid, stats, _ = list(w.run(True, 200, 1, "zh"))[-1]
     assert translate("zh", "ch06.sets.fallback", wanted="CIFAR10", used="cifar_twin", reason="ConnectionError") in status
     assert "完成" in status and grid is not None and len(stats) == 3

@@ -7,15 +7,16 @@ import gradio as gr
 import pandas as pd
 
 from core import viz
-from core.errors import HeroError
-from core.i18n import error_text
+from core.device import detect
 from core.lessons import ch06_data as lesson
-from widgets.common import stream_job, translator
+from widgets.common import run_status, stream_job, translator
+
+DEVICE = detect().kind
 
 
 def settings_for(online: bool, n_images: int, epochs: int) -> lesson.PipelineSettings:
     return lesson.PipelineSettings("cifar10" if online else "cifar_twin", bool(online),
-                                   max(200, min(5000, int(n_images))), epochs=max(1, min(5, int(epochs))))
+                                   max(200, min(5000, int(n_images))), epochs=max(1, min(5, int(epochs))), device=DEVICE)
 
 
 def batch_outputs(result: lesson.PipelineResult, t) -> tuple:
@@ -35,7 +36,7 @@ def run(online: bool, n_images: int, epochs: int, lang: str = "en"):
         evals = [e for e in events if e["kind"] == "eval"]
         curves = viz.curves({t("ch06.pipe.run"): evals}, ["val_loss", "val_acc"], x="step") if evals else None
         if error is not None:
-            yield (error_text(lang, error) if isinstance(error, HeroError) else str(error)), None, None, curves
+            yield run_status(lang, events, error=error), None, None, curves
             return
         if result is not None:
             grid, stats = batch_outputs(result, t)
@@ -43,12 +44,10 @@ def run(online: bool, n_images: int, epochs: int, lang: str = "en"):
                        steps=result.end.get("step", 0), seconds=f"{result.end.get('seconds', 0):.1f}")
             if result.notice:
                 status = t(result.notice, **result.notice_params) + "\n\n" + status
-            yield status, grid, stats, curves
+            yield run_status(lang, events, result, done_text=status), grid, stats, curves
             return
         steps = [e for e in events if e["kind"] == "step"]
-        status = t("ch06.pipe.training", step=steps[-1]["step"], loss=f"{steps[-1]['loss']:.4f}") if steps \
-            else t("ch06.pipe.loading")
-        yield status, None, None, curves
+        yield run_status(lang, events) if steps else t("ch06.pipe.loading"), None, None, curves
 
 
 def build(lang: str = "en") -> gr.Blocks:
