@@ -196,6 +196,9 @@ def draw_server(run: runner.Run) -> None:
     if (handle := server_of(run)) is not None:
         st.success(t("ch13.serve.up", url=handle.url, pid=handle.pid, version=handle.version,
                      seconds=f"{handle.started_s:.1f}"), icon=":material/dns:")
+        if S.get("ch13_server_drawn") != handle.pid:   # the page below (requests, load test) needs the handle
+            S["ch13_server_drawn"] = handle.pid
+            st.rerun()
 
 
 runner.section("ch13_server", lambda stop, emit, m=model, n=image_size, s=lesson.ServeSettings(port=int(port)):

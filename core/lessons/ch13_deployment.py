@@ -213,14 +213,14 @@ def onnx_graph_figure(nodes: list[dict], title: str = "") -> go.Figure:
                 ex += [xs[producer[i]], xs[j], None]
                 ey += [ys[producer[i]], ys[j], None]
     fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line={"color": "#999", "width": 1}, hoverinfo="skip"))
-    labels = [f"<b>{n['op']}</b><br>{n['shape'] if n['shape'] is not None else ''}" for n in nodes]
+    labels = [f"<b>{n['op']}</b>  {n['shape'] if n['shape'] is not None else ''}" for n in nodes]
     hover = [f"{n['name']}<br>in: {', '.join(n['inputs'][:4])}<br>weights: "
              + ", ".join(f"{w['dtype']}{w['dims']}" for w in n["weights"].values()) for n in nodes]
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text", text=labels, textposition="middle right",
                              hovertext=hover, hoverinfo="text",
                              marker={"size": 14, "symbol": "square", "color": [hash(n["op"]) % 10 for n in nodes],
                                      "colorscale": "Turbo"}))
-    fig.update_layout(showlegend=False, height=max(300, 34 * (max(depth, default=0) + 2)),
+    fig.update_layout(showlegend=False, height=max(320, 58 * (max(depth, default=0) + 2)),
                       xaxis={"visible": False, "range": [-0.5, max(xs, default=0) + 2.5]},
                       yaxis={"visible": False})
     return viz.style(fig, title)
@@ -392,6 +392,7 @@ def serve_until_stopped(model_bytes: bytes, s: ServeSettings, stop: threading.Ev
     try:
         emit({"kind": "server", "handle": handle, "port": handle.port, "pid": handle.pid,
               "version": handle.version, "started_s": handle.started_s})
+        emit({"kind": "progress", "done": 1, "total": 1, "text": f"serving on {handle.url}"})
         while not stop.is_set():
             if not handle.alive():
                 raise HeroError("ch13.server_died", code=handle.process.returncode)
