@@ -74,8 +74,10 @@ def gan_presets() -> dict:
 
 def main() -> None:
     threads = configure_threads()
-    report = {"threads": threads, "dcgan": dcgan_time_to_goal(), "ddpm": ddpm_sampling(), "toy": toy_diffusion(),
-              "gan2d": gan_presets()}
+    report = {"threads": threads}
+    for name, fn in (("ddpm", ddpm_sampling), ("toy", toy_diffusion), ("gan2d", gan_presets), ("dcgan", dcgan_time_to_goal)):
+        report[name] = fn()
+        print(name, json.dumps(report[name])[:400], flush=True)   # figures as they come (the run is long)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ch12.json").write_text(json.dumps(report, indent=2))
     d, s, t, g = report["dcgan"], report["ddpm"], report["toy"], report["gan2d"]
