@@ -58,7 +58,7 @@ def main() -> None:
     print("1a. default preset", default)
     ours = time_to_target(gpt.GPTSettings(**{**default, "eval_every": 25}), cap_seconds=300)
     print("1b. nanoGPT CPU hyperparameters", NANOGPT_CPU)
-    nano = time_to_target(gpt.GPTSettings(**NANOGPT_CPU), cap_seconds=600)
+    nano = time_to_target(gpt.GPTSettings(**NANOGPT_CPU), cap_seconds=300)
     print("2. KV cache, shipped GPT")
     model = weights.load("ch10_char_gpt").model
     speed = gpt.cache_speed(model, gpt.corpus_vocab(), prompt="The ", n_new=256, repeats=3)
