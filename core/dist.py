@@ -311,7 +311,8 @@ def run_ranks(fn: Callable, world_size: int, args: tuple = (), *, stop: threadin
 # --- torchrun ------------------------------------------------------------------------------------
 
 class Launch:
-    """A ``python -m torch.distributed.run`` process group (its own session: killed as a whole)."""
+    """A ``python -m torch.distributed.run`` launch: the agent in a session of its own, its workers
+    (found as its descendants, or adopted by pid from what they print) killed with it."""
 
     def __init__(self, script: str, nproc: int, *, max_restarts: int = 0, cwd: str | None = None,
                  script_args: tuple[str, ...] = (), env: dict | None = None):
@@ -319,12 +320,22 @@ class Launch:
         self.cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={nproc}",
                     f"--max-restarts={max_restarts}", "--rdzv-backend=c10d",
                     f"--rdzv-endpoint=127.0.0.1:{free_port()}", "--monitor-interval=0.2", script, *script_args]
-        full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
+        # TORCH_DISABLE_SHARE_RDZV_TCP_STORE: the workers' process group gets a store of its own instead
+        # of sharing the agent's; sharing it, the group restarted after a kill hung here in gloo's
+        # init now and then (seen 2 times in 5 here), with it 3 restarts in 3 came back.
+        full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+                    "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1", **(env or {})}
         self.proc = subprocess.Popen(self.cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
         self.started = time.monotonic()
+        self.script = script
+        self.worker_pids: set[int] = set()
         with _LOCK:
             _LIVE.add(self)
+
+    def adopt(self, pid: int) -> None:
+        """Remember a worker's pid, so it is killed even if the agent died and left it orphaned."""
+        self.worker_pids.add(int(pid))
 
     def descendants(self) -> list:
         import psutil
@@ -334,7 +345,23 @@ class Launch:
             return []
 
     def kill(self) -> None:
-        """SIGKILL the agent and every worker (the whole session), then reap the agent."""
+        """SIGKILL the agent and every worker, then reap the agent. torchrun starts each worker in
+        a session of its own, so killing the agent's process group is not enough: the workers are
+        found (psutil) and killed first, while the agent still is their parent."""
+        import psutil
+        workers = self.descendants()
+        for pid in self.worker_pids:
+            try:
+                proc = psutil.Process(pid)
+                if any(self.script in part for part in proc.cmdline()):   # not a reused pid
+                    workers.append(proc)
+            except psutil.Error:
+                pass
+        for child in workers:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -371,6 +398,8 @@ class Launch:
             try:
                 line = inbox.get(timeout=0.1)
             except queue.Empty:
+                if self.proc.poll() is not None and time.monotonic() - last > 2:
+                    return     # the agent is gone; a stray worker may still hold the pipe open
                 continue
             if line is None:
                 return

@@ -32,6 +32,19 @@ def our_processes() -> list:
     return kids
 
 
+def stray_workers(name: str = "ch14_ddp") -> list:
+    """Processes running a generated script anywhere on the machine (torchrun starts each worker in
+    a session of its own, so an orphan would not show up among this process's children)."""
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(name in part for part in (p.info["cmdline"] or [])):
+                out.append(p)
+        except psutil.Error:
+            pass
+    return out
+
+
 # --- calculators (no processes) -------------------------------------------------------------------
 
 def test_scaling_table_matches_hand_computation():
@@ -179,7 +192,21 @@ def test_generated_script_resumes_after_a_killed_worker():
     resumed = [e for e in r["events"] if e["kind"] == "start" and e["attempt"] == 1]
     assert {e["resume_step"] for e in resumed} == {4}          # the last checkpoint before the kill
     assert any(e["kind"] == "done" for e in r["events"])
-    assert not our_processes()
+    assert not our_processes() and not stray_workers()
+
+
+def test_stop_mid_torchrun_kills_agent_and_workers():
+    stop = threading.Event()
+    seen = []
+
+    def emit(event):
+        seen.append(event)
+        if event["kind"] == "step":
+            stop.set()
+    r = scr.run_script(scr.ScriptSettings(nproc=2, steps=200, pause=0.05), stop, emit)
+    assert r is None and any(e["kind"] == "step" for e in seen)
+    time.sleep(0.5)
+    assert not our_processes() and not stray_workers()
 
 
 def test_generated_script_runs_single_process(tmp_path):

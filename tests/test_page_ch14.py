@@ -14,7 +14,10 @@ def texts(app) -> str:
 
 
 def live_children() -> list:
-    out = []
+    """Descendants of this process, and any worker of a generated script (torchrun gives each worker
+    a session of its own, so an orphan would not be a descendant)."""
+    out = [p for p in psutil.process_iter(["cmdline"])
+           if any("ch14_ddp" in part for part in (p.info["cmdline"] or []))]
     for p in psutil.Process().children(recursive=True):
         try:
             if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline()):

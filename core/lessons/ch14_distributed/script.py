@@ -182,6 +182,7 @@ def run_script(s: ScriptSettings, stop: threading.Event | None = None, emit: Emi
                 events.append(event)
                 if event["kind"] == "start":
                     pids[event["rank"]] = event["pid"]
+                    launch.adopt(event["pid"])
                 emit(event)
                 due = kill is not None and kill.is_set()
                 due |= (kill_at_step is not None and event["kind"] == "step" and event["rank"] == kill_rank
