@@ -126,7 +126,7 @@ if lab is not None:
                     "g_loss": t("ch12.gan.g_loss"), "step": t("ch12.gan.step")}, t("ch12.gan.losses")), key="ch12_gan_loss")
     if f["coverage"] is not None:
         c2.metric(t("ch12.gan.modes"), f"{f['coverage']['modes']} / {f['coverage']['of']}",
-                  t("ch12.gan.near", share=f"{f['coverage']['near']:.0%}"))
+                  t("ch12.gan.near", share=f"{f['coverage']['near']:.0%}"), delta_color="off")
 st.caption(t(f"ch12.gan.notes.{lab_preset}"))
 layout.code_panel([gan2d.d_step, gan2d.g_step, gan2d.gradient_penalty, gan2d.train_gan2d], "ch12_gan2d.py", "ch12_gan_code",
                   script=home(gan2d.train_gan2d, gan2d.mode_coverage, filename="ch12_gan2d.py",
