@@ -67,7 +67,7 @@ def main() -> None:
                 page.goto(f"{url}/{chapter.url_path}")
                 page.get_by_role("heading", name=translate("en", f"chapters.{chapter.id}.title")).wait_for(timeout=120_000)
                 drawn = time.perf_counter() - t0
-                page.wait_for_function("() => !document.querySelector('[data-testid=\\"stStatusWidget\\"]')",
+                page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')",
                                        timeout=180_000)
                 first_view[chapter.id] = {"title_s": round(drawn, 2), "settled_s": round(time.perf_counter() - t0, 2)}
                 print(f"  {chapter.id}: title after {drawn:.1f} s, settled after {first_view[chapter.id]['settled_s']} s",
