@@ -257,7 +257,7 @@ def race(model: nn.Module, s: RaceSettings, stop: threading.Event | None = None,
         if stop is not None and stop.is_set():
             break
         emit({"kind": "progress", "done": done, "total": total,
-              "text": f"{name}: {'compiling (≈25 s)…' if name == 'torch.compile' else 'building…'}"})
+              "text": f"{name} …"})
         # 1. build the runtime (its build time is part of the story: torch.compile pays at first call)
         start = time.perf_counter()
         fn, size, notes[name] = _runtime(name, model, example)
@@ -277,7 +277,7 @@ def race(model: nn.Module, s: RaceSettings, stop: threading.Event | None = None,
                          "p95_ms": percentile(times, 95), "size_bytes": size, "accuracy": acc,
                          "build_s": build_s})
             done += 1
-            emit({"kind": "progress", "done": done, "total": total, "text": f"{name} · batch {batch}"})
+            emit({"kind": "progress", "done": done, "total": total, "text": f"{name} · B={batch}"})
     base = {r["batch"]: r["p50_ms"] for r in rows if r["runtime"] == "eager"}
     base_acc = next((r["accuracy"] for r in rows if r["runtime"] == "eager"), None)
     for r in rows:
@@ -392,7 +392,7 @@ def serve_until_stopped(model_bytes: bytes, s: ServeSettings, stop: threading.Ev
     try:
         emit({"kind": "server", "handle": handle, "port": handle.port, "pid": handle.pid,
               "version": handle.version, "started_s": handle.started_s})
-        emit({"kind": "progress", "done": 1, "total": 1, "text": f"serving on {handle.url}"})
+        emit({"kind": "progress", "done": 1, "total": 1, "text": f"uvicorn · {handle.url}"})
         while not stop.is_set():
             if not handle.alive():
                 raise HeroError("ch13.server_died", code=handle.process.returncode)
