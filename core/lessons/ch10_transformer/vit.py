@@ -99,5 +99,5 @@ def train_vit(s: ViTSettings, stop_event: threading.Event | None = None,
 @torch.no_grad()
 def classify_image(model: TinyViT, image: np.ndarray) -> np.ndarray:
     """image [H, W] in [0, 1] → class probabilities [10]."""
-    x = torch.as_tensor(image, dtype=torch.float32).view(1, 1, *image.shape)
+    x = torch.tensor(np.asarray(image, dtype=np.float32)).view(1, 1, *image.shape)   # a copy: cached arrays are read-only
     return model.eval()(x).softmax(-1)[0].numpy()
