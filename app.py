@@ -29,6 +29,7 @@ for chapter in CHAPTERS:
 # flashes the raw pages/ file list before this first run (.streamlit/config.toml, ui/server.py).
 navigation = st.navigation(groups, position="hidden")
 layout.navigation_links(groups)
+runner.adopt_finished()   # finished runs' results are kept before any page draws
 layout.device_panel()
 shelf.sidebar()
 navigation.run()

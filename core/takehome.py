@@ -166,7 +166,7 @@ class _Builder:
     imports: list[str] = field(default_factory=list)
     blocks: list[str] = field(default_factory=list)
     done: set[tuple[str, str]] = field(default_factory=set)   # (module, name) already emitted
-    namespaces: dict[str, set[str]] = field(default_factory=dict)
+    namespaces: dict[str, tuple[types.ModuleType, set[str]]] = field(default_factory=dict)
     registry_keys: set[str] | None = None   # registry entries to copy (None: all of them)
     emitted: dict[str, str] = field(default_factory=dict)   # top-level name -> "module.name" it came from
 
@@ -191,14 +191,15 @@ class _Builder:
                 return
             raise TakeHomeError(f"{module.__name__} reads {name!r}, which the module does not define")
         if isinstance(value, types.ModuleType):
-            self.done.add((module.__name__, name))
             if _is_ours(value.__name__):
-                # a core module read as ``alias.attr``: copy each attribute, then bind the alias
-                for attr in sorted(attrs):
+                # a core module read as ``alias.attr``: copy each attribute; the alias itself is bound
+                # once, after every definition (other functions may read more of its attributes)
+                _, known = self.namespaces.setdefault(name, (value, set()))
+                for attr in sorted(attrs - known):
+                    known.add(attr)
                     self.need(value, attr, set())
-                self.namespaces.setdefault(name, set()).update(attrs)
-                self._emit_namespace(name, value)
             else:
+                self.done.add((module.__name__, name))
                 self.add_import(_absolute(info.imports.get(name) or f"import {value.__name__} as {name}", module))
             return
         if name in info.imports:
@@ -261,10 +262,13 @@ class _Builder:
         self.claim(name, f"registry {name}@{id(registry)}")
         self.blocks.append(f"{name} = {{\n" + "\n".join(entries) + "\n}\n")
 
-    def _emit_namespace(self, alias: str, module: types.ModuleType) -> None:
-        attrs = ", ".join(f"{a}={a}" for a in sorted(self.namespaces[alias]))
-        self.add_import("from types import SimpleNamespace")
-        self.blocks.append(f"{alias} = SimpleNamespace({attrs})   # what this script uses of {module.__name__}\n")
+    def namespace_blocks(self) -> list[str]:
+        blocks = []
+        for alias, (module, attrs) in sorted(self.namespaces.items()):
+            self.add_import("from types import SimpleNamespace")
+            fields = ", ".join(f"{a}={a}" for a in sorted(attrs))
+            blocks.append(f"{alias} = SimpleNamespace({fields})   # what this script uses of {module.__name__}\n")
+        return blocks
 
     def _emit_assignment(self, module: types.ModuleType, name: str) -> None:
         node = _module_info(module).assignments[name]
@@ -378,6 +382,7 @@ def _script(objects: tuple, main: str, title: str, filename: str, requires: tupl
             if n in module.__dict__:
                 builder.need(module, n, attrs.get(n, set()))
                 break
+    builder.blocks.extend(builder.namespace_blocks())
     leftover = [s for s in builder.imports if _is_ours(s.split()[1])]
     if leftover:
         raise TakeHomeError(f"a core import survived inlining: {leftover}")

@@ -166,6 +166,15 @@ def _maybe_json(value: str):
         return value
 
 
+def _looks_like_safetensors(data: bytes) -> bool:
+    """safetensors: an 8-byte little-endian header length, then that many bytes of JSON. Its first
+    byte is the length's low byte, so it can be 0x80 like a pickle's: tell them apart by the header."""
+    if len(data) < 10:
+        return False
+    n = int.from_bytes(data[:8], "little")
+    return 0 < n <= len(data) - 8 and data[8:9] == b"{"
+
+
 def read_checkpoint(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Checkpoint:
     """Read untrusted checkpoint bytes. Never executes code from the file.
 
@@ -178,7 +187,8 @@ def read_checkpoint(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Checkpoin
                         limit_mb=round(max_bytes / 2**20, 1))
     if not data:
         raise HeroError("weights.empty")
-    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":   # torch.save zip, or a bare pickle stream
+    if not _looks_like_safetensors(data) and (data[:4] == b"PK\x03\x04" or data[:1] == b"\x80"):
+        # a torch.save zip, or a bare pickle stream (protocol 2+ starts with 0x80)
         try:
             obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError):

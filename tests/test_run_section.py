@@ -62,3 +62,28 @@ def test_section_keeps_result_refuses_nan_and_translates_errors():
     _finish(at)
     assert not at.exception
     assert any("lr must be between 0 and 1" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def two_sections_app():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path.cwd()))
+
+    from ui import runner
+    runner.section("a", lambda stop, emit: "A", button="Train A")
+    runner.section("b", lambda stop, emit: "B", button="Train B")
+
+
+def test_a_click_is_not_lost_when_another_run_finishes_in_the_same_rerun():
+    at = AppTest.from_function(two_sections_app, default_timeout=60)
+    at.run()
+    at.button(key="start_a").click().run()
+    run_a = at.session_state["_hero_runs"]["a"]
+    deadline = time.monotonic() + 30
+    while run_a.active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # run a finished in the background; the next rerun both adopts it and carries the click on b
+    at.button(key="start_b").click().run()
+    assert "b" in at.session_state["_hero_runs"], "the click on Train B was dropped"
+    _finish(at)
+    assert at.session_state["a_result"] == "A" and at.session_state["b_result"] == "B"

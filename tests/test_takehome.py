@@ -116,3 +116,40 @@ def test_name_clash_between_core_modules_is_reported():
     with pytest.raises(TakeHomeError, match="load"):
         builder.claim("load", "core.weights.load")
     assert data.REGISTRY is data.LOADERS and "digits" in data.LOADERS and "small_cnn" in nets.REGISTRY
+
+
+def test_module_alias_read_by_two_functions_gets_every_attribute(tmp_path):
+    """Two functions reading different attributes of one core module alias: the script's
+    namespace for that alias has both (it once kept only the first function's)."""
+    import types
+
+    from core.data import toy
+    from core.lessons import ch05_training as lesson
+    fake = types.ModuleType("core.fake_two_readers")
+    fake.toy = toy
+    src_a = "def first(n, rng):\n    return toy.GENERATORS['moons'](n, rng)\n"
+    src_b = "def second():\n    return sorted(toy.GENERATORS)[:1] + [toy.TOY_KINDS[0]]\n"
+    for src in (src_a, src_b):
+        exec(compile(src, "fake", "exec"), fake.__dict__)   # our own fixed text, not user input
+    for fn in (fake.first, fake.second):
+        fn.__module__ = fake.__name__
+    sys.modules[fake.__name__] = fake
+    takehome._MODULE_CACHE[fake.__name__] = takehome._ModuleInfo(
+        imports={"toy": "from core.data import toy"}, assignments={}, source=src_a + src_b)
+    takehome._ANALYSED.pop(fake.first, None)
+    try:
+        import inspect
+        original = inspect.getsource
+        inspect.getsource = lambda obj: src_a if obj is fake.first else src_b if obj is fake.second else original(obj)
+        try:
+            text = takehome.script(fake.first, fake.second, main=(
+                "import numpy as np\nX, y = first(10, np.random.default_rng(0))\nprint(len(X), second())"))
+        finally:
+            inspect.getsource = original
+        done = run_script("two.py", text, tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split()[0] == "10"
+    finally:
+        sys.modules.pop(fake.__name__, None)
+        takehome._MODULE_CACHE.pop(fake.__name__, None)
+    assert lesson  # the lesson modules import fine alongside

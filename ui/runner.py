@@ -51,6 +51,7 @@ class Run:
     crash: str | None = None        # an unexpected exception (a bug), shown briefly and logged
     queue_position: int | None = None
     slots: int = 1                  # training slots it occupies (a distributed run: one per rank)
+    adoption: tuple | None = None   # (state_key, accept, on_result) for adopt_finished, set by section()
     meta: dict = field(default_factory=dict)   # what the page wants to remember about the run (e.g. its settings)
     started: float = field(default_factory=time.monotonic)
     began: float | None = None      # when it got a slot and started training (after any queue)
@@ -153,7 +154,8 @@ def get(key: str) -> Run | None:
     return _runs().get(key)
 
 
-def start(key: str, job: Job, label: str = "", meta: dict | None = None, slots: int = 1) -> Run | None:
+def start(key: str, job: Job, label: str = "", meta: dict | None = None, slots: int = 1,
+          adoption: tuple | None = None) -> Run | None:
     """Start ``job`` in the background under ``key``; None if a run with that key is still active.
 
     ``slots``: how many of the server's training slots the run occupies while it trains (a
@@ -162,7 +164,7 @@ def start(key: str, job: Job, label: str = "", meta: dict | None = None, slots: 
     existing = get(key)
     if existing is not None and existing.active:
         return None
-    run = Run(key=key, label=label, meta=dict(meta or {}), slots=max(1, int(slots)))
+    run = Run(key=key, label=label, meta=dict(meta or {}), slots=max(1, int(slots)), adoption=adoption)
     alive = _session_liveness()
 
     def emit(event: dict) -> None:
@@ -332,18 +334,33 @@ def section(key: str, job: Job, *, button: str, render: Callable[[Run], None] | 
     state_key = state_key or f"{key}_result"
     if st.button(button, key=f"start_{key}", icon=icon, type="primary" if primary else "secondary",
                  disabled=disabled):
-        if start(key, job, label=label, meta=meta, slots=slots) is None:
+        if start(key, job, label=label, meta=meta, slots=slots, adoption=(state_key, accept, on_result)) is None:
             st.warning(t("runner.already_running"), icon=":material/hourglass_top:")
     live(key, render or (lambda run: None), interval=interval)
-    before = st.session_state.get(state_key)
+    adopt_finished()   # app.py already did at the top of this run; this covers pages run without it
     run = get(key)
-    if run is not None and not run.active and run.result is not None and on_result is not None:
-        done = st.session_state.setdefault("_hero_runs_on_result", {})
-        if done.get(key) is not run and accept(run.result):
-            done[key] = run
-            on_result(run.result)
-    result = adopt(key, state_key, accept=accept)
-    if run is not None and not run.active and run.result is not None and result is before \
-            and before is not None and not accept(run.result):
+    if run is not None and run.meta.get("_refused") and st.session_state.get(state_key) is not None:
         st.info(t("runner.kept_previous"), icon=":material/undo:")
-    return result
+    return st.session_state.get(state_key)
+
+
+def adopt_finished() -> None:
+    """Keep the result of every finished ``section`` run, once per run: into its ``state_key``
+    if ``accept`` takes it (then ``on_result``), else marked refused so the page can say so.
+
+    app.py calls this at the top of every script run, before the page draws: everything on the
+    page sees the new result without a second rerun (a rerun would drop a button click made in
+    the same run).
+    """
+    seen = st.session_state.setdefault("_hero_runs_adopted", {})
+    for key, run in list(_runs().items()):
+        if run.adoption is None or run.active or run.result is None or seen.get(key) is run:
+            continue
+        seen[key] = run
+        state_key, accept, on_result = run.adoption
+        if accept(run.result):
+            st.session_state[state_key] = run.result
+            if on_result is not None:
+                on_result(run.result)
+        else:
+            run.meta["_refused"] = True
