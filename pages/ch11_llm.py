@@ -9,7 +9,7 @@ from core.errors import HeroError
 from core.lessons import ch11_llm as ch11
 from core.lessons.ch11_llm import cost, decoding as dec, search, sentiment as sent, tokens as tk
 from core.weights import cache_dir
-from ui import layout, runner
+from ui import layout, runner, shelf
 from ui.i18n import t
 
 P = ch11.PRESETS[preset(layout.device_info())]
@@ -133,6 +133,36 @@ layout.code_panel([sent.frozen_sentiment], "ch11_sentiment.py", "ch11_sent",
                                          filename="ch11_sentiment.py", requires=[*REQ, "scikit-learn"],
                                          main=f"tok, model = load_minilm()\nr = frozen_sentiment(FrozenSettings(n=40 if TINY else {sent_settings.n}), tok, model)\n"
                                               "print('validation accuracy', r['val_acc'], 'embedding seconds', round(r['embed_seconds'], 1))"))
+
+st.subheader(t("ch11.sent.ft_title"))
+ft_settings = sent.FineTuneSettings(n=sent_settings.n, steps=P["ft_steps"], eval_every=max(1, P["ft_steps"] // 4), device=DEV)
+
+
+def draw_ft(run: runner.Run) -> None:
+    runs = {t("ch11.sent.finetuned"): run.of_kind("eval")}
+    if frozen is not None:           # the frozen run's accuracy as a flat reference line, same data and seed
+        runs[t("ch11.sent.frozen")] = [{"step": 0, "val_acc": frozen["val_acc"]}, {"step": ft_settings.steps, "val_acc": frozen["val_acc"]}]
+    st.plotly_chart(viz.curves(runs, ["val_acc"], {"val_acc": t("ch11.sent.val_acc"), "step": "step"}, x="step"),
+                    key="ch11_ft_live")
+
+
+def shelve_ft(r: dict) -> None:
+    shelf.put("ch11", "sentiment-minilm", r["encoder"], "minilm-sentiment", metric=f"val_acc {r['val_acc']:.1%}",
+              info={"head": "Linear(384, 2) on mean pooling", "files": "save_pretrained + head.pt"}, files=lambda: sent.finetuned_files(r, TOK))
+
+
+ft = runner.section("ch11_ft", lambda stop, emit, s=ft_settings: sent.finetune_sentiment(s, TOK, MODEL, stop, emit),
+                    button=t("ch11.sent.ft_train", steps=ft_settings.steps), render=draw_ft,
+                    accept=lambda r: r["val_acc"] == r["val_acc"], on_result=shelve_ft)
+if ft is not None:
+    st.metric(t("ch11.sent.ft_acc"), f"{ft['val_acc']:.1%}", f"{ft['seconds']:.0f} s", delta_color="off")
+st.caption(t("ch11.sent.ft_note"))
+layout.code_panel([sent.finetune_sentiment], "ch11_finetune.py", "ch11_ft",
+                  script=takehome.script(tk.load_minilm, sent.finetune_sentiment, sent.FineTuneSettings,
+                                         filename="ch11_finetune.py", requires=REQ,
+                                         main=f"tok, model = load_minilm()\nr = finetune_sentiment(FineTuneSettings(n=40 if TINY else {ft_settings.n}, "
+                                              f"steps=2 if TINY else {ft_settings.steps}, batch_size=4 if TINY else 16, eval_every=1 if TINY else 10), tok, model, None, print)\n"
+                                              "print('validation accuracy', r['val_acc'])"))
 
 # 11.4 memory cost ---------------------------------------------------------------------------------
 layout.section("ch11.cost", "11.4")

@@ -111,3 +111,16 @@ def test_decoding_strategies_through_generate():
     with pytest.raises(HeroError) as e:
         decoding.decode_all(gpt, "你好", 4)
     assert e.value.code == "ch11.unknown_script"
+
+
+def test_finetune_trains_a_private_copy(minilm):
+    tok, model = minilm
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    events = []
+    r = sentiment.finetune_sentiment(sentiment.FineTuneSettings(n=40, steps=2, batch_size=4, eval_every=1), tok, model,
+                                     emit=events.append)
+    assert [e["step"] for e in events if e["kind"] == "eval"] == [1, 2] and 0 <= r["val_acc"] <= 1
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())       # the cached model is untouched
+    assert not all(torch.equal(before[k], v) for k, v in r["encoder"].state_dict().items())
+    files = sentiment.finetuned_files(r, tok)
+    assert {"config.json", "model.safetensors", "head.safetensors"} <= set(files)

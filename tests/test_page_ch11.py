@@ -41,6 +41,10 @@ def test_search_sentiment_and_decoding_runs(app):
     click(app, "start_ch11_sent")
     finish_runs(app, timeout=300)
     assert any(m.label == "Validation accuracy" for m in app.metric)
+    click(app, "start_ch11_ft")
+    finish_runs(app, timeout=300)
+    assert any(m.label == "Fine-tuned validation accuracy" for m in app.metric)
+    assert "sentiment-minilm" in [item.kind for item in app.session_state["_hero_shelf"].items()]
     click(app, "start_ch11_gpt")
     finish_runs(app, timeout=300)
     click(app, "ch11_decode")
