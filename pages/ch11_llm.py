@@ -218,6 +218,7 @@ if gpt is not None:
     n_new = c2.slider(t("ch11.dec.n_new"), 4, 60, P["gen_new"], key="ch11_n_new")
     if st.button(t("ch11.dec.run"), key="ch11_decode"):
         st.session_state["ch11_decoded"] = tried(dec.decode_all, gpt, prompt, n_new, 0, DEV)
+        st.session_state["ch11_tree"] = st.session_state["ch11_decoded"] and dec.beam_tree(gpt, prompt, min(n_new, 10), 3, DEV)
     out = st.session_state.get("ch11_decoded")
     if out:
         if out["dropped"]:
@@ -229,12 +230,17 @@ if gpt is not None:
                                     t("ch11.dec.text"): repr(b["text"])} for b in out["beams"]]), hide_index=True,
                      key="ch11_beam_table")
         st.caption(t("ch11.dec.note"))
+        if tree := st.session_state.get("ch11_tree"):
+            st.plotly_chart(dec.tree_figure(tree, t("ch11.dec.tree", best=repr(tree["best"]), lp=f"{tree['best_logprob']:.2f}"),
+                                            {"step": t("ch11.dec.step"), "rank": t("ch11.dec.rank")}), key="ch11_tree_fig")
+            st.caption(t("ch11.dec.tree_note"))
 else:
     st.info(t("ch11.dec.train_first"))
-layout.code_panel([dec.train_char_gpt, dec.decode_all], "ch11_decoding.py", "ch11_dec",
-                  script=takehome.script(dec.train_char_gpt, dec.decode_all, dec.TinyGPTSettings, filename="ch11_decoding.py",
+layout.code_panel([dec.train_char_gpt, dec.decode_all, dec.beam_tree], "ch11_decoding.py", "ch11_dec",
+                  script=takehome.script(dec.train_char_gpt, dec.decode_all, dec.beam_tree, dec.TinyGPTSettings, filename="ch11_decoding.py",
                                          requires=["transformers"],
                                          main=f"g = train_char_gpt(TinyGPTSettings(steps=3 if TINY else {gpt_settings.steps}, "
                                               f"n_embd=16 if TINY else {gpt_settings.n_embd}, max_chars=5000 if TINY else "
                                               f"{gpt_settings.max_chars}))\nfor row in decode_all(g, 'The value of ', 8 if TINY else 40)['rows']:\n"
-                                              "    print(row['strategy'], repr(row['text']))"))
+                                              "    print(row['strategy'], repr(row['text']))\n"
+                                              "print('beam tree best:', repr(beam_tree(g, 'The value of ', 6)['best']))"))

@@ -124,3 +124,15 @@ def test_finetune_trains_a_private_copy(minilm):
     assert not all(torch.equal(before[k], v) for k, v in r["encoder"].state_dict().items())
     files = sentiment.finetuned_files(r, tok)
     assert {"config.json", "model.safetensors", "head.safetensors"} <= set(files)
+
+
+def test_beam_tree_matches_generate():
+    gpt = decoding.train_char_gpt(decoding.TinyGPTSettings(n_layer=1, n_embd=16, n_head=2, block_size=16, steps=5,
+                                                           batch_size=2, max_chars=5000))
+    tree = decoding.beam_tree(gpt, "def ", 5, 3)
+    ids = torch.tensor([gpt.encode("def ")])
+    ref = gpt.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=5, min_new_tokens=5, num_beams=3,
+                             do_sample=False, length_penalty=0.0, pad_token_id=0)
+    assert tree["best"] == gpt.decode(ref[0, 4:].tolist())                  # oracle: transformers' own beam search
+    assert len(tree["steps"]) == 5 and all(sum(c["kept"] for c in layer) == 3 for layer in tree["steps"])
+    assert decoding.tree_figure(tree).data

@@ -51,6 +51,7 @@ def test_search_sentiment_and_decoding_runs(app):
     table = [d.value for d in app.dataframe if "Strategy" in d.value.columns][0]
     assert len(table) == 8
     assert len([d.value for d in app.dataframe if "Beam" in d.value.columns][0]) == 4
+    assert any("Each column is one step" in c.value for c in app.caption)
     app.text_input(key="ch11_prompt").set_value("你好").run()
     click(app, "ch11_decode")
     assert any("English prose" in e for e in errors(app))

@@ -123,3 +123,65 @@ def decode_all(gpt: CharGPT, prompt: str, max_new: int = 40, seed: int = 0, devi
     beams = [{"beam": i + 1, "text": gpt.decode(seq[ids.shape[1]:].tolist()), "logprob": float(score)}
              for i, (seq, score) in enumerate(zip(beam.sequences, beam.sequences_scores))]
     return {"rows": rows, "dropped": dropped, "beams": beams, "max_new": max_new}
+
+
+@torch.no_grad()
+def beam_tree(gpt: CharGPT, prompt: str, n_new: int = 8, num_beams: int = 3, device: str = "cpu") -> dict:
+    """Beam search written out, recording the tree: at every step each kept beam's children, their
+    cumulative log-probabilities and which survive. Same algorithm as ``generate(num_beams=...)``
+    without length penalty or end token. Returns {"steps": [[{beam, parent, char, logprob, kept}]], "best": text}."""
+    ids, _ = prompt_ids(gpt, prompt)
+    model = gpt.model.to(device)
+    n_new = min(n_new, model.config.n_positions - ids.shape[1])
+    seqs = ids.to(device)                                         # [beams, T]
+    scores = torch.zeros(1, device=device)                        # cumulative log-prob of each beam
+    steps, parents_text = [], [""]
+    for _ in range(n_new):
+        # 1. next-character log-probabilities of every beam, added to the beam's score
+        logp = torch.log_softmax(model(seqs).logits[:, -1].float(), dim=-1)        # [beams, V]
+        total = (scores[:, None] + logp).flatten()
+        # 2. the num_beams best (beam, character) pairs over all beams survive
+        top = torch.topk(total, min(num_beams * 2, total.numel()))
+        V = logp.shape[1]
+        layer = []
+        for rank, (score, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+            parent, char = divmod(flat, V)
+            layer.append({"parent": parent, "char": gpt.chars[char], "logprob": score, "kept": rank < num_beams,
+                          "text": parents_text[parent] + gpt.chars[char]})
+        kept = [c for c in layer if c["kept"]]
+        seqs = torch.cat([seqs[[c["parent"] for c in kept]],
+                          torch.tensor([[gpt.chars.index(c["char"])] for c in kept], device=device)], dim=1)
+        scores = torch.tensor([c["logprob"] for c in kept], device=device)
+        parents_text = [c["text"] for c in kept]
+        steps.append(layer)
+    return {"steps": steps, "best": parents_text[0], "best_logprob": float(scores[0])}
+
+
+def tree_figure(tree: dict, title: str = "", labels: dict | None = None):
+    """Steps left to right; each candidate a point labelled with its character and cumulative log-prob;
+    lines from its parent beam; kept beams in colour, pruned ones grey, the returned path thick."""
+    import plotly.graph_objects as go
+
+    from core.viz import PALETTE, style
+    labels = labels or {}
+    fig = go.Figure()
+    # the chosen path: walk back from the best final beam
+    path, idx = set(), 0
+    for s in range(len(tree["steps"]) - 1, -1, -1):
+        kept = [c for c in tree["steps"][s] if c["kept"]]
+        path.add((s, idx))
+        idx = kept[idx]["parent"]
+    for s, layer in enumerate(tree["steps"]):
+        kept_i = 0
+        for rank, c in enumerate(layer):
+            y, py = -rank, -c["parent"]
+            on_path = c["kept"] and (s, kept_i) in path
+            colour = PALETTE[0] if on_path else (PALETTE[1] if c["kept"] else "#cccccc")
+            fig.add_scatter(x=[s, s + 1], y=[py, y], mode="lines", line={"color": colour, "width": 4 if on_path else 1},
+                            showlegend=False, hoverinfo="skip")
+            fig.add_scatter(x=[s + 1], y=[y], mode="markers+text", text=[repr(c["char"])[1:-1] or "␣"],
+                            textposition="top center", marker={"color": colour, "size": 9}, showlegend=False,
+                            hovertext=f"{c['text']!r}  log p = {c['logprob']:.2f}", hoverinfo="text")
+            kept_i += c["kept"]
+    fig.update_layout(xaxis_title=labels.get("step", "step"), yaxis={"title": labels.get("rank", "rank"), "showticklabels": False})
+    return style(fig, title)
