@@ -219,6 +219,10 @@ class _Builder:
                 self.add_import(statement)
                 return
         owner = _defining_module(value)
+        if getattr(value, "__name__", "") == "<lambda>" and name in info.assignments:
+            self.done.add((module.__name__, name))   # NAME = lambda ...: copy the line itself
+            self._emit_assignment(module, name)
+            return
         if (inspect.isfunction(inspect.unwrap(value)) or inspect.isclass(value)) and _is_ours(owner):
             self.define(value)
             self.done.add((module.__name__, name))

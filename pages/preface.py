@@ -5,14 +5,21 @@ import streamlit as st
 from core.catalog import CHAPTERS
 from core.device import preset
 from core.lessons import preface
+from core.lessons.appendix import search as gallery_search
 from core import takehome, viz
 from ui import layout
-from ui.i18n import t
+from ui.i18n import lang, t
 
 layout.chapter_header("preface")
 
 st.subheader(t("home.path_title"))
 st.markdown(" → ".join(f"**{t(f'parts.p{p}')}**" for p in (1, 2, 3, 4)))
+
+# gallery search: chapter sections, glossary terms and error-guide entries, each a link
+query = st.text_input(t("appendix.search.home_label"), key="home_search", icon=":material/search:")
+if query.strip():
+    hits = gallery_search.search(query, lang())
+    st.markdown("\n".join(gallery_search.markdown_lines(hits, lang())) if hits else t("appendix.search.none"))
 
 for part in (1, 2, 3, 4, 5):
     chapters = [c for c in CHAPTERS if c.part == part]

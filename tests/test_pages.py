@@ -42,3 +42,17 @@ def test_language_switch_translates_and_survives_navigation(app):
     app.session_state["lang"] = "en"   # AppTest does not draw the entry point's sidebar after switch_page
     app.run()
     assert "Chapter 5 · The first complete training loop" in [t.value for t in app.title]
+
+
+def test_home_search_finds_sections_terms_and_errors(app):
+    """The gallery search on the home page: an English and a Chinese word give linked hits."""
+    app.text_input(key="home_search").input("attention").run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert "](" in text and "ttention" in text          # markdown links to the sections that use it
+    app.text_input(key="home_search").input("zzzqqq-nothing").run()
+    assert any("Nothing found" in m.value for m in app.markdown)
+    app.session_state["lang"] = "zh"
+    app.run()
+    app.text_input(key="home_search").input("张量").run()
+    assert "](" in " ".join(m.value for m in app.markdown)

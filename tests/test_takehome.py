@@ -30,6 +30,7 @@ def served_scripts(chapter) -> dict[str, str]:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
     if chapter.id != "preface":
+        layout.SERVED_SCRIPTS.clear()    # the home page's own download belongs to the preface's test
         open_page(at, chapter.page)
     return dict(layout.SERVED_SCRIPTS)
 
