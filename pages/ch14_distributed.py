@@ -1,5 +1,4 @@
 """Chapter 14 — distributed training between real processes (widgets → core.lessons.ch14_distributed → figures)."""
-import inspect
 import threading
 
 import pandas as pd
@@ -23,11 +22,6 @@ DEVICE = layout.device()
 layout.chapter_header("ch14")
 st.caption(t("ch14.machine", cores=cpu_quota(), max=hero_dist.max_world_size(),
              backend=hero_dist.backend_for(DEVICE, 2)))
-
-
-def ranks(n: int) -> dict:
-    """A distributed run occupies one training slot per process (when the runner supports it)."""
-    return {"slots": n} if "slots" in inspect.signature(runner.section).parameters else {}
 
 
 def labels(prefix: str, keys: tuple) -> dict:
@@ -79,7 +73,7 @@ def draw_ddp(run: runner.Run) -> None:
 
 
 result = runner.section("ch14_ddp", lambda stop, emit, s=ds: ddp.train_ddp(s, stop, emit), button=t("ch14.ddp.run"),
-                        render=draw_ddp, **ranks(ds.world_size))
+                        render=draw_ddp, slots=ds.world_size)
 if result is not None:
     c1, c2, c3 = st.columns(3)
     c1.metric(t("ch14.ddp.diff"), f"{result['grad_max_abs_diff']:.1e}")
@@ -92,7 +86,7 @@ layout.code_panel([ddp.shard, ddp.ddp_train_rank], "ch14_ddp.py", "ch14_ddp_code
 st.subheader(t("ch14.tp.title"))
 tp = runner.section("ch14_tp", lambda stop, emit, s=ds: ddp.throughput(
     ddp.DDPSettings(**{**s.__dict__, "steps": P["tp_steps"]}), P["throughput_sizes"], stop, emit),
-    button=t("ch14.tp.run"), primary=False, **ranks(max(P["throughput_sizes"])))
+    button=t("ch14.tp.run"), primary=False, slots=max(P["throughput_sizes"]))
 if tp is not None:
     st.plotly_chart(fig.throughput(tp, t("ch14.tp.chart"), t("ch14.tp.samples")), key="ch14_tp_chart")
     st.markdown(t("ch14.tp.honest", cores=cpu_quota(), best=f"{max(r['speedup'] for r in tp):.2f}"))
@@ -106,7 +100,7 @@ cs = coll.CollectiveSettings(op=op, world_size=cw, size=int(c3.number_input(t("c
                              src=int(c4.number_input(t("ch14.coll.src"), 0, 7, 0, key="ch14_src")), device=DEVICE)
 st.markdown(t(f"ch14.coll.explain.{op}"))
 cr = runner.section("ch14_coll", lambda stop, emit, s=cs: coll.run_collective(s, stop, emit), button=t("ch14.coll.run"),
-                    **ranks(cw))
+                    slots=cw)
 if cr is not None:
     small = {**cr, "before": [r[:16] for r in cr["before"]], "after": [r[:32] for r in cr["after"]]}
     st.plotly_chart(fig.rank_tensors(small, {**labels("ch14.coll", ("before", "after")),
@@ -117,7 +111,7 @@ layout.code_panel(coll.collective_rank, "ch14_collectives.py", "ch14_coll_code",
 st.subheader(t("ch14.bw.title"))
 bw = runner.section("ch14_bw", lambda stop, emit: coll.bandwidth(coll.BandwidthSettings(
     world_size=2, sizes=P["bw_sizes"], repeats=P["bw_repeats"], device=DEVICE), stop, emit),
-    button=t("ch14.bw.run"), primary=False, **ranks(2))
+    button=t("ch14.bw.run"), primary=False, slots=2)
 if bw is not None:
     st.plotly_chart(fig.bandwidth(bw, {**labels("ch14.bw", ("measured", "fit", "bytes")), "title": t("ch14.bw.chart")}),
                     key="ch14_bw_chart")
@@ -129,7 +123,7 @@ layout.section("ch14.pipe", "14.5")
 micro = st.select_slider(t("ch14.pipe.micro"), [1, 2, 4, 8], 4, key="ch14_micro")
 ps = pipe.PipeSettings(micro_batches=micro, batch=P["pipe_batch"], width=P["pipe_width"], steps=P["pipe_steps"],
                        device=DEVICE)
-pr = runner.section("ch14_pipe", lambda stop, emit, s=ps: pipe.run_pipeline(s, stop, emit), button=t("ch14.pipe.run"), **ranks(2))
+pr = runner.section("ch14_pipe", lambda stop, emit, s=ps: pipe.run_pipeline(s, stop, emit), button=t("ch14.pipe.run"), slots=2)
 if pr is not None:
     st.plotly_chart(fig.timeline([x for x in pr["spans"] if x["step"] == 0], t("ch14.pipe.chart"), "ms",
                                  label_of=lambda x: t(f"ch14.phase.{x['phase']}")), key="ch14_pipe_chart")
@@ -140,7 +134,7 @@ st.subheader(t("ch14.acc.title"))
 st.markdown(t("ch14.acc.intro"))
 acc_k = st.select_slider(t("ch14.acc.accumulate"), [1, 2, 4], 4 if P["acc_micro"] >= 8 else 2, key="ch14_acc")
 cms = ddp.CommSettings(micro_steps=P["acc_micro"], accumulate=acc_k, hidden=P["acc_hidden"], device=DEVICE)
-ar = runner.section("ch14_acc", lambda stop, emit, s=cms: ddp.accumulation(s, stop, emit), button=t("ch14.acc.run"), **ranks(2))
+ar = runner.section("ch14_acc", lambda stop, emit, s=cms: ddp.accumulation(s, stop, emit), button=t("ch14.acc.run"), slots=2)
 if ar is not None:
     st.dataframe(pd.DataFrame([{t("ch14.acc.mode"): t(f"ch14.acc.{name}"), t("ch14.acc.calls"): ar[name]["calls"][0],
                                 t("ch14.acc.ms"): round(ar[name]["allreduce_ms"][0], 2)}
@@ -173,7 +167,7 @@ def draw_fault(run: runner.Run) -> None:
 
 fr = runner.section("ch14_fault", lambda stop, emit, s=fs, c=control, k=kill_at: scr.run_script(
     s, stop, emit, max_restarts=1, kill_at_step=k, kill=c["kill"]), button=t("ch14.fault.run"),
-    render=draw_fault, meta={"control": control}, **ranks(2))
+    render=draw_fault, meta={"control": control}, slots=2)
 if fr is not None:
     resumed = [e["resume_step"] for e in fr["events"] if e["kind"] == "start" and e["attempt"] > 0]
     st.markdown(t("ch14.fault.result", restarts=fr["restarts"], resume=resumed[0] if resumed else "—",
@@ -217,6 +211,6 @@ def draw_project(run: runner.Run) -> None:
 
 
 pj = runner.section("ch14_torchrun", lambda stop, emit, s=ss: scr.run_script(s, stop, emit, filename="ch14_ddp_torchrun.py"),
-                    button=t("ch14.project.run"), render=draw_project, **ranks(ss.nproc))
+                    button=t("ch14.project.run"), render=draw_project, slots=ss.nproc)
 if pj is not None:
     st.code("\n".join(pj["output"][-12:]) or "—", language="text")

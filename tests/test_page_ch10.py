@@ -53,7 +53,7 @@ def test_generation_cache_ablation_and_bad_prompts(app):
 def test_training_runs_shelf_checkpoints_and_kept_model(app):
     open_page(app, PAGE)
     assert translate("en", "ch10.beyond.train_first") in [i.value for i in app.info]
-    # one at a time: a run finishing while another button is pressed reruns the page (runner.adopt)
+    # one at a time, as a visitor would
     # before the lower section sees its click
     for key in ("start_ch10_gpt", "start_ch10_vit", "start_ch10_tr", "start_ch10_pos"):
         click(app, key)

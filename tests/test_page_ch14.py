@@ -13,6 +13,16 @@ def texts(app) -> str:
                     for e in getattr(app, kind))
 
 
+# Children that other tests of the same pytest process leave on purpose: multiprocessing's resource
+# tracker, the appendix error guide's warm spare harness, and whatever was alive before this module ran.
+_BEFORE = {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _not_ours(p) -> bool:
+    cmd = " ".join(p.cmdline())
+    return p.pid in _BEFORE or "resource_tracker" in cmd or "appendix/harness.py" in cmd
+
+
 def live_children() -> list:
     """Descendants of this process, and any worker of a generated script (torchrun gives each worker
     a session of its own, so an orphan would not be a descendant)."""
@@ -20,7 +30,7 @@ def live_children() -> list:
            if any("ch14_ddp" in part for part in (p.info["cmdline"] or []))]
     for p in psutil.Process().children(recursive=True):
         try:
-            if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline()):
+            if p.status() != psutil.STATUS_ZOMBIE and not _not_ours(p):
                 out.append(p)
         except psutil.NoSuchProcess:
             pass

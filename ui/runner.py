@@ -7,9 +7,14 @@ only appends to ``Run.events`` and sets ``Run.status``/``Run.result``, which the
 reads. Because the ``Run`` lives in ``st.session_state`` it survives reruns, other widget
 changes and page switches, and the finished result stays until the visitor replaces it.
 
-Server-wide, at most ``MAX_CONCURRENT`` runs train at once (``HERO_MAX_RUNS``); later
-ones wait in a FIFO queue and show their position. A run whose browser session has been
-gone for ``ORPHAN_SECONDS`` is stopped so it frees its slot.
+Pages use one call per training section, :func:`section` (button → queue → progress bar →
+Stop → result kept → translated error); app.py calls :func:`adopt_finished` at the top of
+every script run so finished results are in place before the page draws.
+
+Server-wide, at most ``MAX_CONCURRENT`` slots train at once (``HERO_MAX_RUNS``); a run takes
+one, a distributed run one per process; later ones wait in a FIFO queue and show their
+position. A run whose browser session has been gone for ``ORPHAN_SECONDS`` is stopped so it
+frees its slot.
 """
 from __future__ import annotations
 
@@ -195,23 +200,6 @@ def start(key: str, job: Job, label: str = "", meta: dict | None = None, slots: 
     _runs()[key] = run
     threading.Thread(target=worker, name=f"hero-run-{key}", daemon=True).start()
     return run
-
-
-def adopt(key: str, state_key: str, accept: Callable[[Any], bool] = lambda result: True) -> Any:
-    """Move the finished result of run ``key`` into ``st.session_state[state_key]``, once per run.
-
-    A result ``accept`` refuses (say, a NaN loss) is not adopted, so the visitor keeps the
-    previous one. After adopting, the page reruns so everything drawn above sees the new
-    result. Returns what ``state_key`` holds now (None before any result).
-    """
-    run = get(key)
-    seen = st.session_state.setdefault("_hero_runs_adopted", {})
-    if run is not None and not run.active and run.result is not None and seen.get(key) is not run:
-        seen[key] = run
-        if accept(run.result):
-            st.session_state[state_key] = run.result
-            st.rerun()
-    return st.session_state.get(state_key)
 
 
 def wait(key: str, timeout: float = 60.0) -> Run | None:
