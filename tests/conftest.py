@@ -66,3 +66,22 @@ def finish_runs(at, timeout: float = 120.0):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return runs
+
+
+def device_reaching_fit(monkeypatch, module, call) -> dict:
+    """Run ``call()`` with ``module.fit`` replaced by a spy that stops at the first call; return the
+    device ``fit`` was given and the device the model's parameters were on then."""
+    seen = {}
+
+    class Reached(Exception):
+        pass
+
+    def fake_fit(model, *args, device="cpu", **kwargs):
+        seen.update(fit=str(device), model=next(model.parameters()).device.type)
+        raise Reached
+        yield
+
+    monkeypatch.setattr(module, "fit", fake_fit)
+    with pytest.raises(Reached):
+        call()
+    return seen

@@ -15,6 +15,7 @@ from core import i18n
 from core.data import ch06_sets
 from core.errors import HeroError
 from core.lessons import ch06_data as lesson
+from tests.conftest import device_reaching_fit
 
 
 def index_dataset(n: int) -> ch06_sets.DigitsDataset:
@@ -286,19 +287,8 @@ def test_pipeline_feeds_training():
 
 def test_pipeline_puts_model_and_fit_on_the_settings_device(monkeypatch):
     from core.lessons.ch06_data import pipeline
-    seen = {}
-
-    class Reached(Exception):
-        pass
-
-    def fake_fit(model, *args, device="cpu", **kwargs):
-        seen.update(fit=str(device), model=next(model.parameters()).device.type)
-        raise Reached
-        yield
-
-    monkeypatch.setattr(pipeline, "fit", fake_fit)
-    with pytest.raises(Reached):
-        lesson.run_pipeline(lesson.PipelineSettings("cifar_twin", n_images=200, device="meta"))
+    seen = device_reaching_fit(monkeypatch, pipeline, lambda: lesson.run_pipeline(
+        lesson.PipelineSettings("cifar_twin", n_images=200, device="meta")))
     assert seen == {"fit": "meta", "model": "meta"}
 
 

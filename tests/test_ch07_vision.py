@@ -17,6 +17,7 @@ from core import data as datasets
 from core import uploads, weights
 from core.errors import HeroError
 from core.lessons import ch07_vision as L
+from tests.conftest import device_reaching_fit
 
 
 @pytest.fixture(autouse=True)
@@ -321,20 +322,7 @@ def test_shapes_config_is_the_shipped_recipe():
 def test_training_lessons_put_model_and_fit_on_the_settings_device(monkeypatch, module, call):
     import importlib
     mod = importlib.import_module(f"core.lessons.ch07_vision.{module}")
-    seen = {}
-
-    class Reached(Exception):
-        pass
-
-    def fake_fit(model, *args, device="cpu", **kwargs):
-        seen.update(fit=str(device), model=next(model.parameters()).device.type)
-        raise Reached
-        yield
-
-    monkeypatch.setattr(mod, "fit", fake_fit)
-    with pytest.raises(Reached):
-        call()
-    assert seen == {"fit": "meta", "model": "meta"}
+    assert device_reaching_fit(monkeypatch, mod, call) == {"fit": "meta", "model": "meta"}
 
 
 def test_transfer_keeps_the_trained_net_on_the_cpu_and_it_downloads_as_safetensors():

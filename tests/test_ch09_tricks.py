@@ -10,6 +10,7 @@ from core import nets
 from core.errors import HeroError
 from core.i18n import error_text
 from core.lessons import ch09_tricks as lesson
+from tests.conftest import device_reaching_fit
 
 
 @pytest.fixture(autouse=True)
@@ -288,23 +289,10 @@ def test_training_lessons_hand_their_device_to_fit(monkeypatch, module, call):
     """The model is on ``device`` when ``fit`` starts, and ``fit`` gets that device (and AMP for it)."""
     import importlib
     mod = importlib.import_module(f"core.lessons.ch09_tricks.{module}")
-    seen = {}
-
-    class Reached(Exception):
-        pass
-
-    def fake_fit(model, *args, device="cpu", **kwargs):
-        seen.update(fit=str(device), model=next(model.parameters()).device.type)
-        raise Reached
-        yield
-
-    monkeypatch.setattr(mod, "fit", fake_fit)
     if module == "tensorboard_logs":    # add_graph cannot trace on meta: check the fit call only
         import torch.utils.tensorboard as tb
         monkeypatch.setattr(tb.SummaryWriter, "add_graph", lambda *a, **k: None)
-    with pytest.raises(Reached):
-        call()
-    assert seen == {"fit": "meta", "model": "meta"}
+    assert device_reaching_fit(monkeypatch, mod, call) == {"fit": "meta", "model": "meta"}
 
 
 def test_random_shift_makes_its_indices_on_the_input_device():
