@@ -202,15 +202,6 @@ def start(key: str, job: Job, label: str = "", meta: dict | None = None, slots: 
     return run
 
 
-def wait(key: str, timeout: float = 60.0) -> Run | None:
-    """Block until the run under ``key`` finishes (tests and scripts; pages never block)."""
-    run = get(key)
-    deadline = time.monotonic() + timeout
-    while run is not None and run.active and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return run
-
-
 def status_line(run: Run) -> None:
     """One line saying where a run stands: queued (with position), running, or how it ended."""
     if run.status == "queued":
