@@ -356,6 +356,12 @@ def record(events: Iterator[dict], emit: Callable[[dict], None] | None = None) -
     return history, end
 
 
+def finished_ok(end: dict, history: list | None = None) -> bool:
+    """Whether a run left a usable model: it ended (completed, stopped by the learner, early stop…)
+    with anything but a NaN loss — and, when ``history`` is given, evaluated at least once."""
+    return bool(end) and end.get("reason") != "nan" and (history is None or bool(history))
+
+
 def run_to_end(events: Iterator[dict]) -> dict:
     """Drain a ``fit`` generator and return its final ``end`` event (for scripts and tests)."""
     last: dict = {}

@@ -22,7 +22,7 @@ from core.device import seed_everything
 from core.errors import Emit, HeroError
 from core.weights import checkpoint_bytes, model_from_checkpoint, read_checkpoint
 from core.lessons import trainer
-from core.train import EarlyStopping, GradClip, NaNGuard, amp_callbacks, fit, make_optimizer, record
+from core.train import EarlyStopping, GradClip, NaNGuard, amp_callbacks, finished_ok, fit, make_optimizer, record
 
 # Sizes per preset: tiny keeps tests under a few seconds, default is what a CPU visitor gets.
 PRESETS = {
@@ -64,7 +64,7 @@ class TrainResult:
     @property
     def ok(self) -> bool:
         """A usable model: finished, or stopped early by the learner — anything but a NaN loss."""
-        return bool(self.end) and self.end.get("reason") != "nan"
+        return finished_ok(self.end)
 
 
 def toy_split(s: ToySettings) -> datasets.Split:

@@ -13,7 +13,7 @@ from core import nets
 from core.device import seed_everything
 from core.errors import Emit, HeroError
 from core.lessons import trainer
-from core.train import NaNGuard, amp_callbacks, fit, make_optimizer, record
+from core.train import NaNGuard, amp_callbacks, finished_ok, fit, make_optimizer, record
 
 from .limits import PRESETS
 
@@ -72,7 +72,7 @@ class MLPRun:
 
     @property
     def ok(self) -> bool:
-        return bool(self.end) and self.end.get("reason") != "nan"
+        return finished_ok(self.end)
 
 
 def train_mlp(s: MLPSettings, stop_event: threading.Event | None = None, emit: Emit | None = None) -> MLPRun:

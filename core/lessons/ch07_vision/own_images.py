@@ -20,7 +20,7 @@ from core.lessons.ch07_vision.transfer import (IMAGE_SIZE, Backbone, TransferNet
                                               transfer_net)
 from core.lessons import trainer
 from core.lessons.ch07_vision.presets import PRESETS
-from core.train import NaNGuard, amp_callbacks, fit, make_optimizer, record
+from core.train import NaNGuard, amp_callbacks, finished_ok, fit, make_optimizer, record
 from core.viz import LAYOUT
 
 
@@ -81,7 +81,7 @@ class FinetuneResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.end) and self.end.get("reason") != "nan"
+        return finished_ok(self.end)
 
 
 def finetune(ds: datasets.ArrayDataset, s: FinetuneSettings, stop_event: threading.Event | None = None,

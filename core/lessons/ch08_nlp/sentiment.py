@@ -17,7 +17,7 @@ from core.errors import Emit, HeroError
 from core.lessons import trainer
 from core.lessons.ch08_nlp.presets import PRESETS
 from core.lessons.ch08_nlp.tokens import MAX_TEXT_CHARS, Vocab, build_vocab, clean_text, pad_batch, tokenize
-from core.train import NaNGuard, amp_callbacks, fit
+from core.train import NaNGuard, amp_callbacks, finished_ok, fit
 
 SENT_SOURCES = ("zh", "en", "en_online")
 
@@ -76,7 +76,7 @@ class SentimentResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.end) and self.end.get("reason") != "nan"
+        return finished_ok(self.end)
 
 
 def encode_texts(texts, vocab: Vocab, max_len: int) -> torch.Tensor:

@@ -19,7 +19,7 @@ from core.errors import Emit, HeroError
 from core.lessons import trainer
 from core.lessons.ch08_nlp.presets import PRESETS
 from core.lessons.ch08_nlp.tokens import BOS, EOS, PAD, UNK, Vocab, build_vocab, clean_text, pad_batch, tokenize
-from core.train import Callback, NaNGuard, amp_callbacks, fit, record
+from core.train import Callback, NaNGuard, amp_callbacks, finished_ok, fit, record
 
 TASKS = ("num_en", "num_zh", "date_en", "date_zh")
 TGT_CHARS = list("0123456789-")
@@ -147,7 +147,7 @@ class Seq2SeqResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.end) and self.end.get("reason") != "nan"
+        return finished_ok(self.end)
 
 
 def train_seq2seq(s: Seq2SeqSettings, stop_event: threading.Event | None = None,

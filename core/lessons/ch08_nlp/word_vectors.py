@@ -21,7 +21,7 @@ from core.lessons import trainer
 from core.lessons.ch08_nlp.presets import PRESETS
 from core.lessons.ch08_nlp.tokens import PAD, UNK, Vocab, build_vocab
 from core.nets.skipgram import sgns_loss
-from core.train import NaNGuard, amp_callbacks, fit
+from core.train import NaNGuard, amp_callbacks, finished_ok, fit
 
 
 @dataclass
@@ -93,7 +93,7 @@ class SkipGramResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.end) and self.end.get("reason") != "nan"
+        return finished_ok(self.end)
 
 
 def train_skipgram(s: SkipGramSettings, stop_event: threading.Event | None = None,

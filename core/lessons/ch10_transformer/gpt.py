@@ -20,7 +20,7 @@ from core.data.ch08_text import corpus_text
 from core.device import seed_everything
 from core.errors import HeroError, check_range
 from core.nets.char_gpt import CharGPT, CharGPTConfig
-from core.train import Callback, LRScheduler, NaNGuard, amp_callbacks, fit, record
+from core.train import Callback, LRScheduler, NaNGuard, amp_callbacks, finished_ok, fit, record
 
 MAX_PROMPT_CHARS = 2000      # a pasted prompt beyond this is refused, not silently cut
 MAX_NEW_TOKENS = 1000
@@ -148,7 +148,7 @@ class GPTResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.end) and self.end.get("reason") != "nan" and bool(self.history)
+        return finished_ok(self.end, self.history)
 
     @property
     def val_loss(self) -> float:

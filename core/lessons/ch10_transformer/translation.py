@@ -11,7 +11,7 @@ import torch
 from core.device import seed_everything
 from core.lessons.ch08_nlp import MAX_SRC, MAX_TGT, ExactMatch, Seq2SeqTask, make_task, seq2seq_loss
 from core.nets.seq2seq_transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
-from core.train import NaNGuard, amp_callbacks, fit, record
+from core.train import NaNGuard, amp_callbacks, finished_ok, fit, record
 
 
 @dataclass
@@ -38,7 +38,7 @@ class TranslateResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.end) and self.end.get("reason") != "nan" and bool(self.history)
+        return finished_ok(self.end, self.history)
 
 
 def train_translator(s: TranslateSettings, stop_event: threading.Event | None = None,

@@ -13,7 +13,7 @@ from core import data as datasets
 from core.device import seed_everything
 from core.errors import HeroError
 from core.nets.vit import TinyViT, TinyViTConfig
-from core.train import NaNGuard, amp_callbacks, fit, record
+from core.train import NaNGuard, amp_callbacks, finished_ok, fit, record
 from core.viz import style
 
 VIT_DATASETS = {"digits": 8, "mnist5k": 28}     # dataset → image side
@@ -70,7 +70,7 @@ class ViTResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.end) and self.end.get("reason") != "nan" and bool(self.history)
+        return finished_ok(self.end, self.history)
 
 
 def train_vit(s: ViTSettings, stop_event: threading.Event | None = None,
