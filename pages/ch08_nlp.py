@@ -18,6 +18,12 @@ S = st.session_state
 layout.chapter_header("ch08")
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def gradient_comparison(seq_len: int, scale: float, nonlin: str, bias: float) -> dict:
+    """Shared by every visitor: the same sliders give the same curves."""
+    return lesson.gradient_comparison(seq_len, scale, nonlin, forget_bias=bias)
+
+
 # 8.1 tokens, vocabulary, padding ----------------------------------------------------------------
 layout.section("ch08.tokens", "8.1")
 text = st.text_area(t("ch08.tokens.text"), t("ch08.tokens.sample"), height=120, key="ch08_tok_text")
@@ -107,12 +113,12 @@ seq_len = c1.slider(t("ch08.grad.length"), 5, lesson.MAX_SEQ_STEPS, P["grad_len"
 scale = c2.select_slider(t("ch08.grad.scale"), [0.5, 1.0, 1.5, 2.0, 3.0, 4.0], value=1.0, key="ch08_grad_scale")
 bias = c3.select_slider(t("ch08.grad.bias"), [0.0, 1.0, 2.0, 3.0], value=1.0, key="ch08_grad_bias")
 nonlin = c4.radio(t("ch08.grad.nonlin"), ["tanh", "relu"], horizontal=True, key="ch08_grad_nonlin")
-comp = lesson.gradient_comparison(seq_len, scale, nonlin, forget_bias=bias)
 shown = S.get("ch08_grad_shown", False)
-layout.predict_then_run("ch08_grad", t("ch08.grad.question", n=seq_len), ["RNN", "LSTM", "GRU"],
-                        comp["best"].upper() if shown else None)
 if st.button(t("ch08.grad.button"), icon=":material/play_arrow:", key="ch08_grad_run"):
     S["ch08_grad_shown"] = shown = True
+comp = gradient_comparison(seq_len, scale, nonlin, bias) if shown else None   # computed once asked for
+layout.predict_then_run("ch08_grad", t("ch08.grad.question", n=seq_len), ["RNN", "LSTM", "GRU"],
+                        comp["best"].upper() if shown else None)
 if shown:
     st.plotly_chart(lesson.gradient_figure(comp["norms"], t("ch08.grad.figure")), key="ch08_grad_fig")
     st.markdown(t("ch08.grad.kept", **{c: f"{v:.1e}" for c, v in comp["kept"].items()}))
@@ -224,8 +230,11 @@ def shelve_sent(r) -> None:
 sent_result = runner.section("ch08_sent", lambda stop, emit, s=settings: lesson.train_sentiment(s, stop, emit),
                              button=t("ch08.sent.button"), render=draw_sent, accept=lambda r: r.ok,
                              on_result=shelve_sent, icon=":material/model_training:")
-layout.code_panel(lesson.sentiment_script(settings), "ch08_sentiment.py", "ch08_sent_script")
-if sent_result is not None:
+if sent_result is None:
+    st.info(t("ch08.sent.train_first"))
+    layout.code_panel([lesson.train_sentiment, lesson.sentiment_split], "ch08_sentiment.py", "ch08_sent_script",
+                      script=lesson.sentiment_script(settings))
+else:
     c = sent_result.counts
     ran = sent_result.settings["source"] if sent_result.note == "" else "en"     # "en" = the offline fallback
     data_label = sent_result.source if sent_result.source.startswith("SST-2") else source_labels[ran]
@@ -237,8 +246,10 @@ if sent_result is not None:
     lang2 = sent_result.settings["source"][:2]
     sentence = st.text_input(t("ch08.sent.input"), t(f"ch08.sent.example_{lang2}"), key=f"ch08_sent_input_{lang2}",
                              max_chars=lesson.MAX_TEXT_CHARS)
+    classified = ""         # the sentence the download classifies too (only one the lesson accepted)
     try:
         out = lesson.classify(sent_result, sentence)
+        classified = sentence
         label = t("ch08.sent.pos") if out["label"] else t("ch08.sent.neg")
         st.markdown(t("ch08.sent.prediction", label=label, p=f"{out['p_pos']:.1%}"))
         st.markdown(lesson.coloured_tokens_html(out["tokens"], out["contributions"],
@@ -247,14 +258,35 @@ if sent_result is not None:
                                             if out["truncated"] else ""))
     except HeroError as err:
         layout.show_error(err)
-    layout.code_panel([lesson.train_sentiment, lesson.classify], "ch08_sentiment_core.py", "ch08_sent_core",
-                      script=takehome.script(lesson.train_sentiment, lesson.classify, filename="ch08_sentiment_core.py",
-                                             registry_keys={"ch08_rnn_classifier"}, requires=["snownlp"],
-                                             main=f"s = SentimentSettings(source={source!r}, cell={cell!r}, "
-                                                  f"epochs=1 if TINY else {sent_epochs}, max_len={P['sent_len']}, "
-                                                  f"limit=1500 if TINY else {P['sent_limit']})\n"
-                                                  "r = train_sentiment(s, None, lambda e: None)\n"
-                                                  "print('val_acc', r.end['val_acc'], 'majority', r.counts['majority'])\n"
-                                                  f"print(classify(r, {sentence!r})['p_pos'])"))
-else:
-    st.info(t("ch08.sent.train_first"))
+    # the download reproduces the run that finished (its source, split, vocabulary and seed), not the sliders
+    layout.code_panel([lesson.train_sentiment, lesson.sentiment_split, lesson.classify], "ch08_sentiment.py",
+                      "ch08_sent_script", script=lesson.sentiment_script(lesson.SentimentSettings(**sent_result.settings),
+                                                                         classified))
+
+# compare runs: GRU vs LSTM, the same reviews, split, vocabulary and seed ---------------------------------
+st.markdown(f"##### {t('ch08.cmp.title')}")
+st.caption(t("ch08.cmp.intro"))
+
+
+def draw_cmp(run: runner.Run) -> None:
+    evals = run.of_kind("eval")
+    if evals:
+        st.plotly_chart(viz.curves({c.upper(): [e for e in evals if e["run"] == c] for c in ("gru", "lstm")},
+                                   ["val_loss", "val_acc"], x="step"), key="ch08_cmp_live")
+
+
+cmp_result = runner.section("ch08_cmp", lambda stop, emit, s=settings: lesson.compare_cells(s, stop, emit),
+                            button=t("ch08.cmp.button"), render=draw_cmp, accept=lambda r: r.ok,
+                            icon=":material/compare_arrows:", primary=False)
+if cmp_result is not None:
+    st.plotly_chart(viz.curves({c.upper(): r.history for c, r in cmp_result.runs.items()}, ["val_loss", "val_acc"],
+                               x="step"), key="ch08_cmp_curves")
+    st.dataframe(pd.DataFrame(lesson.comparison_table(cmp_result)).rename(columns={
+        "cell": t("ch08.sent.cell"), "val_acc": t("ch08.sent.val_acc"), "best_val_acc": t("ch08.cmp.best"),
+        "parameters": t("ch08.cmp.params"), "seconds": t("ch08.cmp.seconds")}), hide_index=True, key="ch08_cmp_table")
+    first = next(iter(cmp_result.runs.values()))
+    st.caption(t("ch08.cmp.same", source=first.source, train=first.counts["train"], val=first.counts["val"],
+                 vocab=len(first.vocab), seed=first.settings["seed"]))
+    layout.code_panel([lesson.compare_cells, lesson.comparison_table], "ch08_gru_vs_lstm.py", "ch08_cmp_code",
+                      script=lesson.compare_script(lesson.SentimentSettings(
+                          **{**next(iter(cmp_result.runs.values())).settings, "cell": "gru"})))

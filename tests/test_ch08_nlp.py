@@ -213,10 +213,57 @@ def test_sentiment_beats_majority_and_contributions_per_token():
         lesson.classify(result, "   ")
 
 
+def _run_takehome(text: str, tmp_path) -> list[str]:
+    """Run a take-home script as test_takehome does (empty folder, HERO_TINY=1, repo not importable)."""
+    from tests.test_takehome import run_script
+    done = run_script("script.py", text, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("source, cell", [("en", "lstm"), ("zh", "gru")])
+def test_sentiment_script_reproduces_the_run_it_claims(tmp_path, source, cell):
+    """The download trains on the run's own reviews (an English run stays English), with the same
+    split, vocabulary and seed: its printed summary equals the lesson's own run under TINY."""
+    import json
+    s = lesson.SentimentSettings(source=source, cell=cell, max_len=24, hidden=32, embed_dim=32, vocab_size=500,
+                                 seed=3, epochs=4, limit=0)
+    printed = json.loads(_run_takehome(lesson.sentiment_script(s), tmp_path)[0])
+    expected = lesson.run_summary(lesson.train_sentiment(lesson.take_home.tiny(s)))
+    assert printed["source"] == expected["source"] and printed["cell"] == cell
+    assert printed["counts"] == expected["counts"] and printed["counts"]["train"] + printed["counts"]["val"] == 1500
+    assert printed["vocab_size"] == expected["vocab_size"] and printed["vocab_head"] == expected["vocab_head"]
+    assert [row[0] for row in printed["curve"]] == [row[0] for row in expected["curve"]]
+    assert np.allclose([row[1:] for row in printed["curve"]], [row[1:] for row in expected["curve"]], atol=1e-4)
+    assert printed["val_acc"] == pytest.approx(expected["val_acc"], abs=1e-6)
+
+
+def test_gru_and_lstm_compared_on_the_same_data_and_seed():
+    s = lesson.SentimentSettings(source="en", epochs=1, limit=600, max_len=24, hidden=16, embed_dim=16, seed=1)
+    events = []
+    c = lesson.compare_cells(s, emit=events.append)
+    assert c.ok and list(c.runs) == ["gru", "lstm"]
+    gru, lstm = c.runs["gru"], c.runs["lstm"]
+    assert gru.vocab.itos == lstm.vocab.itos and gru.counts == lstm.counts       # same data, split, vocabulary
+    assert isinstance(gru.model.rnn, nn.GRU) and isinstance(lstm.model.rnn, nn.LSTM)
+    alone = lesson.train_sentiment(lesson.SentimentSettings(**{**gru.settings}))
+    assert lesson.run_summary(alone)["curve"] == lesson.run_summary(gru)["curve"]  # as a single run with that seed
+    steps = [e for e in events if e.get("total_steps")]
+    assert [e["step"] for e in steps] == list(range(1, len(steps) + 1))           # one bar over both runs
+    assert {e["total_steps"] for e in steps} == {len(steps)}
+    assert {e["run"] for e in events if e["kind"] == "eval"} == {"gru", "lstm"}
+    rows = lesson.comparison_table(c)
+    assert [r["cell"] for r in rows] == ["GRU", "LSTM"] and rows[1]["parameters"] > rows[0]["parameters"]
+    stop = __import__("threading").Event()
+    stop.set()
+    stopped = lesson.compare_cells(s, stop)
+    assert list(stopped.runs) == ["gru"] and not stopped.ok                         # a stop ends the comparison
+
+
 def test_generated_scripts_are_valid_python():
     import subprocess
     import sys
-    compile(lesson.sentiment_script(lesson.SentimentSettings(cell="lstm")), "ch08_sentiment.py", "exec")
+    compile(lesson.compare_script(lesson.SentimentSettings(cell="lstm")), "ch08_gru_vs_lstm.py", "exec")
     out = subprocess.run([sys.executable, "-c", lesson.TORCHTEXT_REPLACEMENT], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr

@@ -59,3 +59,29 @@ def test_train_buttons_and_results(app):
     assert items["sentiment"].info["vocab"] == S["ch08_sent_result"].vocab.itos
     assert items["seq2seq"].info["task"] == S["ch08_s2s_result"].settings["task"]
     assert next(items["sentiment"].model.parameters()).device.type == "cpu"
+
+
+def test_english_run_downloads_an_english_script_and_gru_vs_lstm_compare(app):
+    from ui import layout
+    open_page(app, PAGE)
+    app.radio(key="ch08_sent_src").set_value("en").run()
+    app.radio(key="ch08_sent_cell").set_value("lstm").run()
+    click(app, "start_ch08_sent")
+    click(app, "start_ch08_cmp")
+    finish_runs(app, timeout=300)
+    S = app.session_state
+    assert S["ch08_sent_result"].settings["source"] == "en" and S["ch08_sent_result"].ok
+    script = layout.SERVED_SCRIPTS["ch08_sentiment.py"]
+    assert "source='en'" in script and "cell='lstm'" in script and "source='zh'" not in script
+    # the sliders move on; the download still reproduces the run that finished
+    app.radio(key="ch08_sent_src").set_value("zh").run()
+    assert "source='en'" in layout.SERVED_SCRIPTS["ch08_sentiment.py"]
+    cmp = S["ch08_cmp_result"]
+    assert cmp.ok and list(cmp.runs) == ["gru", "lstm"]
+    assert cmp.runs["gru"].vocab.itos == cmp.runs["lstm"].vocab.itos
+    tables = [d.value for d in app.dataframe if translate("en", "ch08.cmp.params") in list(d.value.columns)]
+    assert tables and list(tables[0].iloc[:, 0]) == ["GRU", "LSTM"]
+    assert "ch08_gru_vs_lstm.py" in layout.SERVED_SCRIPTS
+    app.session_state["lang"] = "zh"
+    app.run()
+    assert not app.exception and translate("zh", "ch08.cmp.title") in markdown(app)

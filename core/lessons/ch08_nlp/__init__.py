@@ -17,6 +17,8 @@ from core.lessons.ch08_nlp.translation import (MAX_SRC, MAX_TGT, TASKS, TGT_CHAR
                                                exact_match, make_task, seq2seq_loss, src_tokens, task_pair,
                                                train_seq2seq, translate)
 from core.lessons.ch08_nlp.torchtext_today import TORCHTEXT_REPLACEMENT
-from core.lessons.ch08_nlp.sentiment import (SENT_SOURCES, SentimentResult, SentimentSettings, classify,
-                                             coloured_tokens_html, encode_texts, load_sentiment,
-                                             sentiment_script, sentiment_split, train_sentiment)
+from core.lessons.ch08_nlp.sentiment import (SENT_SOURCES, CellComparison, SentimentResult, SentimentSettings,
+                                             classify, coloured_tokens_html, compare_cells, comparison_table,
+                                             encode_texts, load_sentiment, run_summary, sentiment_split,
+                                             train_sentiment)
+from core.lessons.ch08_nlp.take_home import compare_script, sentiment_script
