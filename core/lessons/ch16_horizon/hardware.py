@@ -28,7 +28,7 @@ BACKENDS = ("inductor", "aot_eager", "eager")   # inductor writes C++/Triton ker
 
 PRESETS = {
     "tiny": {"matmul_n": 64, "matmul_repeats": 2, "width": 32, "depth": 1, "batch": 8, "repeats": 5},
-    "default": {"matmul_n": 512, "matmul_repeats": 5, "width": 256, "depth": 3, "batch": 64, "repeats": 50},
+    "default": {"matmul_n": 512, "matmul_repeats": 5, "width": 256, "depth": 2, "batch": 64, "repeats": 50},
     "gpu": {"matmul_n": 4096, "matmul_repeats": 10, "width": 1024, "depth": 4, "batch": 256, "repeats": 100},
 }
 
@@ -129,7 +129,7 @@ def matmul_speeds(s: MatmulSettings, stop_event: threading.Event | None = None,
 @dataclass
 class CompileSettings:
     width: int = 256               # hidden width of the MLP blocks
-    depth: int = 3                 # blocks of Linear → GELU → Linear → LayerNorm (elementwise ops inductor fuses)
+    depth: int = 2                 # blocks of Linear → GELU → Linear → LayerNorm (elementwise ops inductor fuses)
     batch: int = 64
     repeats: int = 50              # timed calls each for eager and compiled (median reported)
     backend: str = "inductor"      # "inductor" (generates kernels), "aot_eager" or "eager" (trace only, no codegen)
@@ -147,18 +147,21 @@ def small_model(s: CompileSettings) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def median_ms(fn: Callable[[], object], repeats: int, device: str, warmup: int = 3) -> float:
-    """Median wall-clock milliseconds of ``fn()``, waiting for the device after each call."""
+def paired_ms(fns: tuple[Callable[[], object], ...], repeats: int, device: str, warmup: int = 3) -> list[float]:
+    """Median wall-clock milliseconds of each of ``fns``, timed in turns (a, b, a, b, …) after a
+    warm-up, waiting for the device after each call: on a shared machine both see the same load."""
     for _ in range(warmup):
-        fn()
+        for fn in fns:
+            fn()
     synchronize(device)
-    times = []
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for fn, mine in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            mine.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(mine) for mine in times]
 
 
 def _cache_counters() -> dict:
@@ -170,9 +173,9 @@ def compile_speed(s: CompileSettings, stop_event: threading.Event | None = None,
                   emit: Callable[[dict], None] | None = None) -> dict:
     """Compile a small model with ``torch.compile`` and time it against eager, on ``s.device``.
 
-    1. eager: median ms per forward (inference); 2. compile: ``torch.compile`` is lazy, so the
-    first call pays for tracing (dynamo), graph lowering and code generation — that call's time is
-    the compile time; 3. compiled: median ms per forward; 4. the outputs must agree.
+    1. compile: ``torch.compile`` is lazy, so the first call pays for tracing (dynamo), graph
+    lowering and code generation — that call's time is the compile time; 2. steady state: median
+    ms per forward (inference) of eager and compiled, timed in turns; 3. the outputs must agree.
     """
     if s.backend not in BACKENDS:
         raise HeroError("ch16.hw.bad_backend", backend=s.backend, choices=", ".join(BACKENDS))
@@ -181,16 +184,10 @@ def compile_speed(s: CompileSettings, stop_event: threading.Event | None = None,
     emit = emit or (lambda e: None)
     model = small_model(s).to(s.device).eval()
     x = torch.randn(s.batch, s.width, device=s.device)
-    emit({"kind": "progress", "done": 0, "total": 3, "text": "eager"})
-    with torch.no_grad():
-        eager_ms = median_ms(lambda: model(x), s.repeats, s.device)
-        expected = model(x)
-    if stop_event is not None and stop_event.is_set():
-        return {}
-    emit({"kind": "progress", "done": 1, "total": 3, "text": f"torch.compile({s.backend}) … compiling"})
+    emit({"kind": "progress", "done": 0, "total": 2, "text": f"torch.compile({s.backend}) … compiling"})
     before = _cache_counters()
     # torch.compile installs process-wide tracing state: one capture at a time across all visitors.
-    # reset() forgets earlier compilations, so this run measures a real compile (not a cache lookup).
+    # reset() forgets earlier compilations, so this run really compiles (inductor's on-disk cache may still hit).
     with CAPTURE_LOCK:
         torch._dynamo.reset()
         compiled = torch.compile(model, backend=s.backend, mode=None if s.backend != "inductor" else s.mode)
@@ -202,10 +199,11 @@ def compile_speed(s: CompileSettings, stop_event: threading.Event | None = None,
     after = _cache_counters()
     if stop_event is not None and stop_event.is_set():
         return {}
-    emit({"kind": "progress", "done": 2, "total": 3, "text": f"torch.compile({s.backend})"})
+    emit({"kind": "progress", "done": 1, "total": 2, "text": f"eager ⇄ torch.compile({s.backend}) · {s.repeats}×"})
     with torch.no_grad():
-        compiled_ms = median_ms(lambda: compiled(x), s.repeats, s.device)
-    emit({"kind": "progress", "done": 3, "total": 3, "text": "✓"})
+        expected = model(x)
+        eager_ms, compiled_ms = paired_ms((lambda: model(x), lambda: compiled(x)), s.repeats, s.device)
+    emit({"kind": "progress", "done": 2, "total": 2, "text": "✓"})
     params = sum(p.numel() for p in model.parameters())
     return {"eager_ms": eager_ms, "compiled_ms": compiled_ms, "speedup": eager_ms / compiled_ms,
             "compile_s": compile_s, "break_even_calls": compile_s * 1000 / max(eager_ms - compiled_ms, 1e-9)

@@ -146,7 +146,7 @@ def train_size(shape: dict, s: ScalingSettings, stop_event: threading.Event | No
     vocab = corpus_vocab()
     device = torch.device(s.device)
     model = CharGPT(CharGPTConfig(vocab_size=len(vocab), block_size=s.block_size, n_layer=shape["n_layer"],
-                                  n_head=shape["n_head"], n_embd=shape["n_embd"]))
+                                  n_head=shape["n_head"], n_embd=shape["n_embd"])).to(device)
     train_ids, val_ids = corpus_ids(s.max_chars)
     batches = DataLoader(RandomWindows(train_ids, s.block_size, s.batch_size, s.seed), batch_size=None)
     val = fixed_windows(val_ids, s.block_size, s.eval_windows)        # the same windows for every size
@@ -216,44 +216,50 @@ def _loglog_line(N: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(np.exp(intercept)), float(-slope)
 
 
-def fit_power_law(params, losses, offset: bool = True, grid: int = 400) -> dict:
-    """Fit L(N) = a·N^(−α) + c to the points (N_i, L_i).
+def _linear_ac(N: np.ndarray, L: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """For a fixed α the law is linear in (a, c): least squares of [N^−α, 1]·[a, c] = L, with c ≥ 0.
+    Returns (squared error, a, c)."""
+    x = N ** -alpha
+    A = np.stack([x, np.ones_like(x)], 1)
+    (a, c), *_ = np.linalg.lstsq(A, L, rcond=None)
+    if c < 0:                                  # a negative irreducible loss means no floor is visible: c = 0
+        a, c = float(x @ L / (x @ x)), 0.0
+    return float(np.sum((a * x + c - L) ** 2)), float(a), float(c)
 
-    For a fixed irreducible loss c the law is a straight line in log-log space, log(L − c) =
-    log a − α·log N, so: 1. try c on a grid in [0, min L); 2. for each, fit the line by least
-    squares; 3. keep the c whose curve misses the points least (squared error in L itself);
-    4. refine c by golden-section search around the best grid value. ``offset=False`` fixes c = 0
-    (a pure power law, the straight line Kaplan plots). Returns a, alpha, c, r2 (in L) and the
-    pure power law's a0, alpha0 beside it.
+
+def fit_power_law(params, losses, offset: bool = True, alphas: tuple[float, float] = (1e-3, 2.0),
+                  grid: int = 400) -> dict:
+    """Fit L(N) = a·N^(−α) + c to the points (N_i, L_i) by least squares in L.
+
+    1. For a fixed α, a and c enter linearly: solve for them exactly (``_linear_ac``); 2. try α on
+    a grid over ``alphas``; 3. refine the best by golden-section search. ``offset=False`` fixes
+    c = 0 and fits the straight line log L = log a − α·log N instead (the line Kaplan plots).
+    Returns a, alpha, c, r2 (in L), and beside them the pure power law's a0, alpha0.
     """
     N = np.asarray(params, dtype=np.float64)
     L = np.asarray(losses, dtype=np.float64)
     if len(N) < 2 or len(N) != len(L) or np.any(N <= 0) or np.any(L <= 0) or len(set(N.tolist())) < 2:
         raise HeroError("ch16.scaling.too_few_points", n=int(len(N)))
-
-    def sse(c: float) -> tuple[float, float, float]:
-        a, alpha = _loglog_line(N, L - c)
-        return float(np.sum((a * N ** -alpha + c - L) ** 2)), a, alpha
-
     a0, alpha0 = _loglog_line(N, L)
-    best_c = 0.0
     if offset and len(N) >= 3:
-        top = float(L.min()) * (1 - 1e-6)
-        cs = np.linspace(0.0, top, grid, endpoint=False)
-        errors = [sse(c)[0] for c in cs]
+        grid_alphas = np.linspace(alphas[0], alphas[1], grid)
+        errors = [_linear_ac(N, L, al)[0] for al in grid_alphas]
         k = int(np.argmin(errors))
-        lo, hi = cs[max(0, k - 1)], cs[k + 1] if k + 1 < len(cs) else top
+        lo, hi = grid_alphas[max(0, k - 1)], grid_alphas[min(grid - 1, k + 1)]
         ratio = (math.sqrt(5) - 1) / 2
-        for _ in range(60):           # golden section: the error is unimodal near the grid's minimum
+        for _ in range(80):            # golden section: the error is unimodal next to the grid's minimum
             m1, m2 = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-            if sse(m1)[0] < sse(m2)[0]:
+            if _linear_ac(N, L, m1)[0] < _linear_ac(N, L, m2)[0]:
                 hi = m2
             else:
                 lo = m1
-        best_c = (lo + hi) / 2 if sse((lo + hi) / 2)[0] <= errors[k] else float(cs[k])
-    err, a, alpha = sse(best_c)
+        alpha = (lo + hi) / 2
+        err, a, c = _linear_ac(N, L, alpha)
+    else:
+        a, alpha, c = a0, alpha0, 0.0
+        err = float(np.sum((a * N ** -alpha - L) ** 2))
     total = float(np.sum((L - L.mean()) ** 2))
-    return {"a": a, "alpha": alpha, "c": float(best_c), "r2": 1 - err / total if total > 0 else 1.0,
+    return {"a": a, "alpha": float(alpha), "c": c, "r2": 1 - err / total if total > 0 else 1.0,
             "a0": a0, "alpha0": alpha0, "n": int(len(N)), "n_min": float(N.min()), "n_max": float(N.max())}
 
 
