@@ -6,10 +6,14 @@ built pages and shows the rest as "in preparation".
 """
 from __future__ import annotations
 
+import datetime
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CARDS_FILE = ROOT / "bench" / "cards.json"   # measured card figures, written by the benches (committed)
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class Chapter:
     page: str          # page file, relative to the repo root
     url_path: str      # URL path segment of the page
     runs: tuple[str, ...]  # what a visitor can do: "train", "infer", "generate", "explore"
-    cpu_time: str      # longest live run on a 2-core CPU, default preset (measured by bench/; estimates for unbuilt chapters)
+    cpu_time: str      # the author's estimate of the longest live run (planning only; the home card shows `measured`)
 
     @property
     def built(self) -> bool:
@@ -31,6 +35,61 @@ class Chapter:
         """Import path of the Gradio widget for this chapter, if one exists."""
         found = sorted((ROOT / "widgets").glob(f"{self.id}_*.py"))
         return f"widgets.{found[0].stem}" if found else None
+
+    @property
+    def measured(self) -> "Measured | None":
+        """The chapter's longest live run as a bench measured it (``bench/cards.json``), or None."""
+        return measured(self.id)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One home-card figure: what ran, how long it took, when and on what machine."""
+    seconds: float
+    what: dict         # {"en": ..., "zh": ...}: the run measured, e.g. "DCGAN default preset until the goal"
+    date: str          # ISO date of the measurement
+    machine: dict      # {"device": "cpu", "cores": 2, "load": 1.3 | "quiet" | "10–18", "cpu": model name}
+
+
+def measured(chapter_id: str, path: Path | None = None) -> Measured | None:
+    """The figure recorded for ``chapter_id`` in the cards file, or None when none was measured."""
+    entry = load_cards(path).get(chapter_id)
+    return Measured(float(entry["seconds"]), entry["what"], entry["date"], entry["machine"]) if entry else None
+
+
+def load_cards(path: Path | None = None) -> dict:
+    path = path or CARDS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def machine_now(device: str = "cpu") -> dict:
+    """This machine as a card states it: device, cores this process may use, 1-minute load, CPU model."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
+    return {"device": device, "cores": cores, "load": load, "cpu": model}
+
+
+def record_measurement(chapter_id: str, seconds: float, what: dict, machine: dict | None = None,
+                       date: str | None = None, path: Path | None = None) -> dict:
+    """Write (or replace) ``chapter_id``'s card figure: benches call this with their headline run.
+    ``what`` is {"en": ..., "zh": ...}; the machine defaults to this one, now."""
+    if chapter_id not in BY_ID:
+        raise KeyError(chapter_id)
+    if not (isinstance(what, dict) and what.get("en") and what.get("zh")):
+        raise ValueError("what needs an English and a Chinese text")
+    path = path or CARDS_FILE
+    cards = load_cards(path)
+    cards[chapter_id] = {"seconds": round(float(seconds), 2 if seconds < 10 else 1), "what": what,
+                         "date": date or datetime.date.today().isoformat(), "machine": machine or machine_now()}
+    ordered = {c.id: cards[c.id] for c in CHAPTERS if c.id in cards}
+    path.write_text(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return cards[chapter_id]
 
 
 CHAPTERS: tuple[Chapter, ...] = (
