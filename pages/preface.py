@@ -12,6 +12,23 @@ from ui.i18n import lang, t
 
 layout.chapter_header("preface")
 
+
+def card_figure(m) -> str:
+    """A card's measured longest run (bench/cards.json): how long, what, when and where."""
+    if m is None:
+        return t("home.cards.not_measured")
+    secs = t("home.cards.seconds", n=f"{m.seconds:g}") if m.seconds < 60 else \
+        t("home.cards.minutes", m=int(m.seconds // 60), s=round(m.seconds % 60))
+    mach = m.machine
+    where = t("home.cards.cpu", cores=mach.get("cores", "?")) if mach.get("device", "cpu") == "cpu" else \
+        t("home.cards.gpu", name=mach.get("name", mach["device"]))
+    load = mach.get("load")
+    if load is not None:
+        where += " · " + (t(f"home.cards.{load}") if load in ("quiet", "low") else t("home.cards.load", load=load))
+    return t("home.cards.measured", seconds=secs, what=m.what.get(lang(), m.what["en"])) + "  \n" + \
+        t("home.cards.where", date=m.date, machine=where)
+
+
 st.subheader(t("home.path_title"))
 st.markdown(" → ".join(f"**{t(f'parts.p{p}')}**" for p in (1, 2, 3, 4)))
 
@@ -35,7 +52,8 @@ for part in (1, 2, 3, 4, 5):
                     st.markdown(f"**{t(f'chapters.{ch.id}.nav')}**")
                 st.caption(t(f"chapters.{ch.id}.blurb"))
                 if ch.built:
-                    st.caption(f"{runs} · {t('home.cpu_time')}: {ch.cpu_time}")
+                    st.caption(runs)
+                    st.caption(card_figure(ch.measured))
                 else:
                     st.caption(f":material/construction: {t('home.in_preparation')}")
 
