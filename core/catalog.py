@@ -76,17 +76,24 @@ def machine_now(device: str = "cpu") -> dict:
 
 
 def record_measurement(chapter_id: str, seconds: float, what: dict, machine: dict | None = None,
-                       date: str | None = None, path: Path | None = None) -> dict:
+                       date: str | None = None, path: Path | None = None, force: bool = False) -> dict | None:
     """Write (or replace) ``chapter_id``'s card figure: benches call this with their headline run.
-    ``what`` is {"en": ..., "zh": ...}; the machine defaults to this one, now."""
+    ``what`` is {"en": ..., "zh": ...}; the machine defaults to this one, now. A figure taken while
+    the load average exceeds the cores is not what a visitor would wait: it is not recorded
+    (returns None) unless ``force`` or HERO_RECORD_CARDS=1."""
     if chapter_id not in BY_ID:
         raise KeyError(chapter_id)
     if not (isinstance(what, dict) and what.get("en") and what.get("zh")):
         raise ValueError("what needs an English and a Chinese text")
+    machine = machine or machine_now()
+    load = machine.get("load")
+    if isinstance(load, (int, float)) and load > machine.get("cores", 1) and not (
+            force or os.environ.get("HERO_RECORD_CARDS") == "1"):
+        return None
     path = path or CARDS_FILE
     cards = load_cards(path)
     cards[chapter_id] = {"seconds": round(float(seconds), 2 if seconds < 10 else 1), "what": what,
-                         "date": date or datetime.date.today().isoformat(), "machine": machine or machine_now()}
+                         "date": date or datetime.date.today().isoformat(), "machine": machine}
     ordered = {c.id: cards[c.id] for c in CHAPTERS if c.id in cards}
     path.write_text(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return cards[chapter_id]
