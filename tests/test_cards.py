@@ -25,8 +25,14 @@ def test_committed_cards_are_complete_and_name_real_chapters():
 def test_record_then_read_back_and_unmeasured_is_none(tmp_path):
     path = tmp_path / "cards.json"
     assert catalog.measured("ch12", path) is None
-    entry = catalog.record_measurement("ch12", 71.234, {"en": "DCGAN to goal", "zh": "DCGAN 达标"}, path=path)
-    assert entry["seconds"] == 71.2 and entry["machine"]["cores"] >= 1 and entry["date"] == datetime.date.today().isoformat()
+    what = {"en": "DCGAN to goal", "zh": "DCGAN 达标"}
+    busy = {"device": "cpu", "cores": 2, "load": 11.3}
+    assert catalog.record_measurement("ch12", 700.0, what, machine=busy, path=path) is None   # loaded: not a card
+    assert catalog.measured("ch12", path) is None
+    entry = catalog.record_measurement("ch12", 71.234, what, machine={**busy, "load": 0.4}, path=path)
+    assert entry["seconds"] == 71.2 and entry["date"] == datetime.date.today().isoformat()
+    assert catalog.record_measurement("ch12", 700.0, what, machine=busy, path=path, force=True)["seconds"] == 700.0
+    assert catalog.machine_now()["cores"] >= 1
     catalog.record_measurement("ch05", 4.04, {"en": "digits", "zh": "数字"}, date="2026-01-02",
                                machine={"device": "cpu", "cores": 2, "load": "quiet"}, path=path)
     assert list(json.loads(path.read_text())) == ["ch05", "ch12"]           # book order
