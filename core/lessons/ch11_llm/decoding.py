@@ -30,10 +30,12 @@ class TinyGPTSettings:
 
 @dataclass
 class CharGPT:
-    model: object               # GPT2LMHeadModel
+    model: object               # GPT2LMHeadModel (net.lm)
     chars: str                  # vocabulary: token id i is chars[i]
     losses: list
     seconds: float
+    net: object = None          # the registered ``char_gpt2`` wrapper (what a checkpoint stores)
+    source: str = "trained"     # "trained" here, or "shipped" (models/ch11_char_gpt2.safetensors)
 
     def encode(self, text: str) -> list[int]:
         return [self.chars.index(c) for c in text if c in self.chars]
@@ -44,16 +46,16 @@ class CharGPT:
 
 def train_char_gpt(s: TinyGPTSettings, stop_event=None, emit=None) -> CharGPT:
     """Train a GPT2LMHeadModel on characters of the corpus; emits ``step`` events with the loss."""
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from core.nets.char_gpt2 import CharGPT2, CharGPT2Config
     torch.manual_seed(s.seed)
     text = corpus_text()
     text = text[:s.max_chars] if s.max_chars else text
     chars = "".join(sorted(set(text)))
     data = torch.tensor([chars.index(c) for c in text])
     device = torch.device(s.device)
-    config = GPT2Config(vocab_size=len(chars), n_positions=s.block_size, n_embd=s.n_embd, n_layer=s.n_layer,
-                        n_head=s.n_head, bos_token_id=None, eos_token_id=None, pad_token_id=0)
-    model = GPT2LMHeadModel(config).to(device)
+    net = CharGPT2(CharGPT2Config(chars=chars, n_positions=s.block_size, n_embd=s.n_embd, n_layer=s.n_layer,
+                                  n_head=s.n_head)).to(device)
+    model = net.lm
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr)
     gen = torch.Generator().manual_seed(s.seed)
     losses, t0 = [], time.perf_counter()
@@ -73,7 +75,15 @@ def train_char_gpt(s: TinyGPTSettings, stop_event=None, emit=None) -> CharGPT:
         if emit is not None:
             emit({"kind": "step", "step": step, "total_steps": s.steps, "epoch": 1, "epochs": 1, "loss": losses[-1]})
     model.eval()
-    return CharGPT(model, chars, losses, time.perf_counter() - t0)
+    return CharGPT(model, chars, losses, time.perf_counter() - t0, net.cpu().eval())
+
+
+def shipped_char_gpt() -> CharGPT:
+    """The shipped ``ch11_char_gpt2`` checkpoint (sha256-checked, see core/recipes/ch11.py) as a CharGPT."""
+    from core import weights
+    loaded = weights.load("ch11_char_gpt2", allow_train=False)
+    net = loaded.model.eval()
+    return CharGPT(net.lm, net.config.chars, [], 0.0, net, loaded.source)
 
 
 STRATEGIES = {
