@@ -130,7 +130,7 @@ if vset is not None:
                     key="ch06_set_grid")
     counts = vset.full_counts if vset.full_counts is not None else np.bincount(vset.labels, minlength=len(vset.classes))
     c2.plotly_chart(viz.bars(list(vset.classes), counts, t("ch06.sets.counts")), key="ch06_set_counts")
-layout.code_panel([lesson.load_vision, lesson.cifar_twin], "ch06_datasets.py", "ch06_sets_code",
+layout.code_panel([lesson.load_vision, lesson.offline_scenes], "ch06_datasets.py", "ch06_sets_code",
                   script=lesson.datasets_script(vs_name, P["online_n"], online))
 
 # 6.3 torchvision: transforms.v2 playground ---------------------------------------------------------
@@ -198,7 +198,7 @@ c1, c2, c3 = st.columns(3)
 pipe_online = c1.checkbox(t("ch06.sets.online"), False, key="ch06_pipe_online", help=t("ch06.sets.online_help"))
 n_images = c2.slider(t("ch06.pipe.images"), 200, 5000, P["twin_n"], 100, key="ch06_pipe_n")
 pipe_epochs = c3.slider(t("ch06.pipe.epochs"), 1, 5, P["epochs"], key="ch06_pipe_epochs")
-settings = lesson.PipelineSettings("cifar10" if pipe_online else "cifar_twin", pipe_online, n_images, epochs=pipe_epochs,
+settings = lesson.PipelineSettings("cifar10" if pipe_online else "scenes10", pipe_online, n_images, epochs=pipe_epochs,
                                    device=DEVICE)
 
 

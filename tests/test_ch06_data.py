@@ -13,6 +13,7 @@ from torch.nn.utils.rnn import pad_sequence
 from core import data as datasets
 from core import i18n
 from core.data import ch06_sets
+from core.data.scenes import SCENE_CLASSES
 from core.errors import HeroError
 from core.lessons import ch06_data as lesson
 from tests.conftest import device_reaching_fit
@@ -197,7 +198,7 @@ def test_normalize_stats_match_numpy():
     np.testing.assert_allclose(out["std"], arr.std((0, 1)), atol=1e-5)
     np.testing.assert_allclose(out["after_mean"], 0, atol=1e-5)
     np.testing.assert_allclose(out["after_std"], 1, atol=1e-4)
-    images, _ = lesson.cifar_twin(50)
+    images, _ = lesson.offline_scenes(50)
     mean, std = lesson.channel_stats(images)
     np.testing.assert_allclose(mean, (images / 255).mean((0, 1, 2)), atol=1e-5)
     np.testing.assert_allclose(std, (images / 255).std((0, 1, 2)), atol=1e-5)
@@ -221,7 +222,7 @@ def test_offline_fallback_when_download_fails(monkeypatch):
     from core.lessons.ch06_data import torchvision_sets
     monkeypatch.setattr(torchvision_sets, "_download", broken)
     out = lesson.load_vision("cifar10", 40, online=True)
-    assert out.name == "cifar_twin" and out.images.shape == (40, 32, 32, 3) and out.notice == "ch06.sets.fallback"
+    assert out.name == "scenes10" and out.images.shape == (40, 32, 32, 3) and out.notice == "ch06.sets.fallback"
     for lang in ("en", "zh"):
         text = i18n.translate(lang, out.notice, **out.notice_params)
         assert "CIFAR10" in text and "OSError" in text and "{" not in text
@@ -231,11 +232,25 @@ def test_offline_fallback_when_download_fails(monkeypatch):
     assert offline.notice == "ch06.sets.offline_used"
 
 
-def test_cifar_twin_and_offline_sets():
-    images, labels = lesson.cifar_twin(100, seed=2)
-    assert images.shape == (100, 32, 32, 3) and images.dtype == np.uint8 and set(labels) <= set(range(10))
-    again, _ = lesson.cifar_twin(100, seed=2)
+def test_offline_cifar_style_set_is_ten_distinct_procedural_classes():
+    """The offline stand-in for CIFAR-10 is 10 classes of different-looking pictures (not tinted digits):
+    deterministic, balanced, colour, and so distinct that a nearest-class-mean on 8×8 thumbnails
+    separates held-out images far above chance (10 %)."""
+    images, labels = lesson.offline_scenes(400, seed=2)
+    assert images.shape == (400, 32, 32, 3) and images.dtype == np.uint8
+    again, _ = lesson.offline_scenes(400, seed=2)
     np.testing.assert_array_equal(images, again)
+    assert not np.array_equal(images, lesson.offline_scenes(400, seed=3)[0])
+    assert np.bincount(labels).tolist() == [40] * 10
+    vset = lesson.load_vision("scenes10", 400)
+    assert vset.classes == SCENE_CLASSES and "procedural" in vset.source and "CIFAR" not in vset.name
+    assert "scenes10" in lesson.OFFLINE_SETS and lesson.FALLBACK["cifar10"] == "scenes10"
+    assert images.std(axis=(1, 2)).mean() > 10 and np.abs(images[..., 0].astype(int) - images[..., 2]).mean() > 10
+    thumbs = images.reshape(-1, 8, 4, 8, 4, 3).mean((2, 4)).reshape(len(images), -1) / 255
+    tr, te = slice(0, 200), slice(200, None)
+    centroids = np.stack([thumbs[tr][labels[tr] == c].mean(0) for c in range(10)])
+    pred = ((thumbs[te][:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
+    assert (pred == labels[te]).mean() > 0.8
     digits = lesson.load_vision("digits", 20)
     assert digits.images.shape == (20, 8, 8) and digits.full_counts.sum() == 1797
 
@@ -274,9 +289,9 @@ def test_inspect_item_and_bad_index():
 
 def test_pipeline_feeds_training():
     res = lesson.run_pipeline(lesson.PipelineSettings(n_images=300, batch_size=32))
-    assert res.source == "cifar_twin" and res.batch_shape == (32, 3, 32, 32)
+    assert res.source == "scenes10" and res.batch_shape == (32, 3, 32, 32)
     assert res.batch_images.shape[1:] == (32, 32, 3) and len(res.batch_labels) == len(res.batch_images)
-    images, _ = lesson.load_offline("cifar_twin", 300).images, None
+    images, _ = lesson.load_offline("scenes10", 300).images, None
     mean, _ = lesson.channel_stats(images[60:])
     np.testing.assert_allclose(res.mean, mean, atol=1e-6)
     assert res.end["reason"] == "completed" and res.end["step"] == 240 // 32 and res.history
@@ -288,7 +303,7 @@ def test_pipeline_feeds_training():
 def test_pipeline_puts_model_and_fit_on_the_settings_device(monkeypatch):
     from core.lessons.ch06_data import pipeline
     seen = device_reaching_fit(monkeypatch, pipeline, lambda: lesson.run_pipeline(
-        lesson.PipelineSettings("cifar_twin", n_images=200, device="meta")))
+        lesson.PipelineSettings("scenes10", n_images=200, device="meta")))
     assert seen == {"fit": "meta", "model": "meta"}
 
 
@@ -302,7 +317,7 @@ def test_loader_lab_copies_each_batch_to_its_device():
 
 def test_pipeline_model_comes_back_on_the_cpu_and_its_file_holds_its_weights():
     from safetensors.torch import load
-    r = lesson.run_pipeline(lesson.PipelineSettings("cifar_twin", n_images=200))
+    r = lesson.run_pipeline(lesson.PipelineSettings("scenes10", n_images=200))
     assert next(r.model.parameters()).device.type == "cpu"
     files = lesson.model_files(r.model, "m", {"classes": list(r.classes), "mean": r.mean})
     state = load(files["m.safetensors"])

@@ -71,16 +71,16 @@ def test_online_download_falls_back_offline(app, monkeypatch):
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", broken)
     open_page(app, PAGE)
     app.radio(key="ch06_set").set_value("cifar10").run()
-    notice = translate("en", "ch06.sets.offline_used", wanted="CIFAR10", used="cifar_twin")
+    notice = translate("en", "ch06.sets.offline_used", wanted="CIFAR10", used="scenes10")
     assert notice in [i.value for i in app.info]                 # not opted in: offline, said so
     app.checkbox(key="ch06_online").check().run()
     click(app, "start_ch06_download")
     finish_runs(app)
-    fallback = translate("en", "ch06.sets.fallback", wanted="CIFAR10", used="cifar_twin", reason="OSError")
+    fallback = translate("en", "ch06.sets.fallback", wanted="CIFAR10", used="scenes10", reason="OSError")
     assert fallback in [i.value for i in app.info]
     app.session_state["lang"] = "zh"
     app.run()
-    assert translate("zh", "ch06.sets.fallback", wanted="CIFAR10", used="cifar_twin", reason="OSError") \
+    assert translate("zh", "ch06.sets.fallback", wanted="CIFAR10", used="scenes10", reason="OSError") \
         in [i.value for i in app.info]
 
 

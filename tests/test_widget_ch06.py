@@ -18,7 +18,7 @@ def test_pipeline_handler_streams_and_finishes():
     assert len(outputs) >= 2 and outputs[0][0] == translate("en", "ch06.pipe.loading")   # streamed, not one shot
     status, grid, stats, curves = outputs[-1]
     assert status.startswith("Done: validation accuracy") and grid is not None and curves is not None
-    images, _ = lesson.cifar_twin(200)
+    images, _ = lesson.offline_scenes(200)
     mean, std = lesson.channel_stats(images[40:])                # stats of the training split only
     np.testing.assert_allclose(stats["mean"], np.round(mean, 4), atol=1e-4)
     np.testing.assert_allclose(stats["std"], np.round(std, 4), atol=1e-4)
@@ -31,10 +31,10 @@ def test_online_failure_falls_back_with_translated_notice(monkeypatch):
     from core.lessons.ch06_data import torchvision_sets
     monkeypatch.setattr(torchvision_sets, "_download", broken)
     status, grid, stats, _ = list(w.run(True, 200, 1, "zh"))[-1]
-    assert translate("zh", "ch06.sets.fallback", wanted="CIFAR10", used="cifar_twin", reason="ConnectionError") in status
+    assert translate("zh", "ch06.sets.fallback", wanted="CIFAR10", used="scenes10", reason="ConnectionError") in status
     assert "完成" in status and grid is not None and len(stats) == 3
 
 
 def test_settings_are_capped():
     s = w.settings_for(False, 10**9, 99)
-    assert s.n_images == 5000 and s.epochs == 5 and s.source == "cifar_twin"
+    assert s.n_images == 5000 and s.epochs == 5 and s.source == "scenes10"

@@ -1,6 +1,7 @@
 """Chapter 6 headline demo: a CIFAR-10-style pipeline (Dataset + transforms.v2 + DataLoader)
-feeding one epoch of a small CNN. Offline it uses the CIFAR-10 twin (MNIST-5k digits as tinted
-32×32 RGB images); with downloads allowed, the real torchvision CIFAR-10."""
+feeding one epoch of a small CNN. Offline it uses the CIFAR-style procedural scenes (``scenes10``:
+10 classes of generated 32×32 colour pictures, not photos); with downloads allowed, the real
+torchvision CIFAR-10."""
 from __future__ import annotations
 
 import gradio as gr
@@ -15,7 +16,7 @@ DEVICE = detect().kind
 
 
 def settings_for(online: bool, n_images: int, epochs: int) -> lesson.PipelineSettings:
-    return lesson.PipelineSettings("cifar10" if online else "cifar_twin", bool(online),
+    return lesson.PipelineSettings("cifar10" if online else "scenes10", bool(online),
                                    max(200, min(5000, int(n_images))), epochs=max(1, min(5, int(epochs))), device=DEVICE)
 
 

@@ -12,7 +12,7 @@ from core.lessons.ch06_data.loader_lab import (LabSettings, SWEEPS, balanced_wei
                                                run_lab, sampler_counts)
 from core.lessons.ch06_data.torchvision_sets import (CIFAR_CLASSES, FALLBACK, OFFLINE_SETS, ONLINE_SETS,
                                                      TORCHVISION_NAMES, VisionSet, _download, _png_uri,
-                                                     cifar_twin, load_offline, load_vision, mosaic, rgb_grid)
+                                                     load_offline, load_vision, mosaic, offline_scenes, rgb_grid)
 from core.lessons.ch06_data.transforms import (AUGMENTATIONS, PHOTOS, _as_array, apply_each, augmentation,
                                                image_tensor, normalize_stats, pipeline, random_draws,
                                                sample_photo, uploaded_photo)

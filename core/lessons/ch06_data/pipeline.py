@@ -21,7 +21,7 @@ from core.train import NaNGuard, amp_callbacks, fit, make_optimizer, record
 
 @dataclass
 class PipelineSettings:
-    source: str = "cifar10"      # "cifar10" (online, opt-in) or its offline twin "cifar_twin"
+    source: str = "cifar10"      # "cifar10" (online, opt-in) or its offline stand-in "scenes10" (procedural)
     online: bool = False         # download allowed (the learner ticked the box)
     n_images: int = 3000         # images used (train + validation)
     batch_size: int = 64
@@ -73,13 +73,14 @@ def run_pipeline(s: PipelineSettings, stop: threading.Event | None = None, emit:
     """Dataset + transforms.v2 + DataLoader, then one (or a few) epochs of a tiny CNN."""
     emit = emit or (lambda event: None)
     seed_everything(s.seed)
-    # 1. data: CIFAR-10 when online and allowed, else the offline twin
+    # 1. data: CIFAR-10 when online and allowed, else the offline procedural scenes
     data = load_vision(s.source, s.n_images, online=s.online)
     n_val = max(1, len(data.labels) // 5)
     train_x, val_x = data.images[n_val:], data.images[:n_val]
     # 2. normalisation stats from the training images only (no peeking at validation)
     mean, std = channel_stats(train_x)
-    train_tf, eval_tf = pipeline_transforms(mean, std, flip=data.name == "cifar10")  # flipping a digit changes it
+    # a mirrored scene is still the same scene; a mirrored digit is not (the digit fallback is never flipped)
+    train_tf, eval_tf = pipeline_transforms(mean, std, flip=data.name in ("cifar10", "scenes10"))
     train_ds = RGBImageDataset(train_x, data.labels[n_val:], train_tf)
     val_ds = RGBImageDataset(val_x, data.labels[:n_val], eval_tf)
     # 3. loaders: shuffled, seeded batches for training; in order for validation
@@ -109,7 +110,7 @@ def run_pipeline(s: PipelineSettings, stop: threading.Event | None = None, emit:
 @trainer("ch06_pipeline")
 def _check_pipeline(device: str, preset: str) -> dict:
     P = PRESETS[preset]
-    r = run_pipeline(PipelineSettings(source="cifar_twin", n_images=P["twin_n"], epochs=P["epochs"], device=device))
+    r = run_pipeline(PipelineSettings(source="scenes10", n_images=P["twin_n"], epochs=P["epochs"], device=device))
     return {"val_acc": r.end["val_acc"], "steps": r.end["step"]}
 
 

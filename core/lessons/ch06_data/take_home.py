@@ -10,7 +10,7 @@ from core.lessons.ch06_data.dataset_basics import digits_dataset, inspect_item
 from core.lessons.ch06_data.loader_lab import LabSettings, balanced_weights, make_loader, measure_loader, sampler_counts
 from core.lessons.ch06_data.pipeline import PipelineSettings, pipeline_transforms, run_pipeline
 from core.lessons.ch06_data.streaming import shard_check, stream_with_memory, streaming_demo
-from core.lessons.ch06_data.torchvision_sets import cifar_twin, load_vision
+from core.lessons.ch06_data.torchvision_sets import load_vision, offline_scenes
 from core.lessons.ch06_data.transforms import image_tensor, normalize_stats, random_draws, sample_photo
 from core.lessons.ch06_data.variable_sizes import length_buckets, padded_batches, random_sequences, resize_policy
 
@@ -51,7 +51,7 @@ def sampler_script() -> str:
 
 
 def datasets_script(name: str, n: int, online: bool) -> str:
-    return takehome.script(load_vision, cifar_twin, filename="ch06_datasets.py",
+    return takehome.script(load_vision, offline_scenes, filename="ch06_datasets.py",
                            registry_keys={"digits", "mnist5k"}, requires=["torchvision"],
                            main=f"v = load_vision({name!r}, 200 if TINY else {n}, online={online} and not TINY)\n"
                                 "print(v.name, v.images.shape, v.classes)\nprint('source:', v.source)")

@@ -15,12 +15,13 @@ from PIL import Image
 
 from core import data as datasets
 from core import viz, weights
+from core.data.scenes import SCENE_CLASSES, scene_images
 from core.errors import HeroError
 
 
-OFFLINE_SETS = ("digits", "mnist5k", "cifar_twin")
+OFFLINE_SETS = ("digits", "mnist5k", "scenes10")
 ONLINE_SETS = ("mnist", "fashion_mnist", "cifar10")
-FALLBACK = {"mnist": "mnist5k", "fashion_mnist": "mnist5k", "cifar10": "cifar_twin"}
+FALLBACK = {"mnist": "mnist5k", "fashion_mnist": "mnist5k", "cifar10": "scenes10"}   # the offline stand-ins
 TORCHVISION_NAMES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -39,31 +40,23 @@ class VisionSet:
 
 
 @lru_cache(maxsize=4)
-def cifar_twin(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The offline CIFAR-10 twin: MNIST-5k digits as colour 32×32 images.
-
-    Each 28×28 digit is padded to 32×32, its ink tinted with a random bright colour on a
-    random dark background: uint8 [n, 32, 32, 3] and labels [n] (10 classes, like CIFAR-10).
+def offline_scenes(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The offline stand-in for CIFAR-10: ``scenes10``, 10 classes of procedural 32×32 colour
+    pictures (sunset, night sky, sea, forest, mountain, house, car, flower, fish, balloons)
+    drawn by ``core.data.scenes`` — generated, not photos. uint8 [n, 32, 32, 3], labels [n].
     """
-    ds = datasets.load("mnist5k")
-    n = min(n, len(ds))
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(ds))[:n]
-    ink = np.pad(ds.X[order].reshape(n, 28, 28), ((0, 0), (2, 2), (2, 2)))[..., None]   # [n, 32, 32, 1]
-    fg = rng.uniform(0.5, 1.0, (n, 1, 1, 3))
-    bg = rng.uniform(0.0, 0.35, (n, 1, 1, 3))
-    images = ((ink * fg + (1 - ink) * bg) * 255).round().astype(np.uint8)
-    labels = ds.y[order].astype(np.int64)
+    images, labels = scene_images(n, seed)
     images.setflags(write=False)   # cached and shared: nobody may change it in place
     labels.setflags(write=False)
     return images, labels
 
 
 def load_offline(name: str, n: int) -> VisionSet:
-    if name == "cifar_twin":
-        images, labels = cifar_twin(n)
-        return VisionSet(name, images.copy(), labels.copy(), tuple(str(i) for i in range(10)),
-                         "MNIST-5k digits as tinted 32×32 RGB images (offline CIFAR-10 twin)")
+    if name == "scenes10":
+        images, labels = offline_scenes(n)
+        return VisionSet(name, images.copy(), labels.copy(), SCENE_CLASSES,
+                         "CIFAR-style procedural scenes: 10 classes of generated 32×32 colour pictures (not real photos)",
+                         full_counts=np.bincount(labels, minlength=len(SCENE_CLASSES)))
     if name not in OFFLINE_SETS:
         raise HeroError("ch06.unknown_set", name=name)
     ds = datasets.load(name)
