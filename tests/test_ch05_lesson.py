@@ -183,3 +183,84 @@ def test_digits_script_loads_a_shelf_download_or_trains(tmp_path):
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "not found: training" in out.stdout and "val_acc" in out.stdout
+
+
+def test_step_mode_seed_gives_a_new_model_and_batch_reproducibly():
+    """Issue 15.4: each seed draws its own model and batch; the same seed the same walk."""
+    s = lesson.ToySettings(batch_size=16)
+    a, again, b = lesson.step_mode(s, 0), lesson.step_mode(s, 0), lesson.step_mode(s, 1)
+    assert a["batch"] == again["batch"] and len(a["batch"]) == 16
+    assert a["batch"] != b["batch"]
+    assert a["stages"][1]["loss"] == again["stages"][1]["loss"] != b["stages"][1]["loss"]
+    norms = lambda walk: [p["norm"] for p in walk["stages"][0]["params"]]
+    assert norms(a) == norms(again) and norms(a) != norms(b)               # the initial weights too
+    split = lesson.toy_split(s)
+    idx = torch.tensor(b["batch"])
+    torch.manual_seed(1)
+    model = lesson.build_toy_model(s, 2)
+    loss = torch.nn.functional.cross_entropy(model(split.X_train[idx]), split.y_train[idx])
+    assert b["stages"][1]["loss"] == pytest.approx(loss.item(), rel=1e-6)
+
+
+def test_describe_split_and_untrained_loss():
+    s = lesson.ToySettings(kind="blobs", n_points=200, val_fraction=0.25)
+    shapes = lesson.describe_split(s)
+    split = lesson.toy_split(s)
+    assert shapes["train"]["X"] == tuple(split.X_train.shape) and shapes["val"]["y"] == (len(split.y_val),)
+    assert sum(shapes["train"]["per_class"]) == len(split.y_train)
+    before = lesson.untrained_loss(s)
+    assert before["chance"] == pytest.approx(np.log(3))
+    assert abs(before["loss"] - before["chance"]) < 0.5 and before["after_one_step"] < before["loss"]
+
+
+def test_shift_augment_moves_every_image_one_pixel():
+    X = torch.arange(2 * 16, dtype=torch.float32).reshape(2, 16) + 1
+    y = torch.tensor([3, 7])
+    Xa, ya = lesson.shift_augment(X, y, 4)
+    assert Xa.shape == (10, 16) and ya.tolist() == [3, 7] * 5
+    img = X.reshape(2, 4, 4)
+    down = Xa[2:4].reshape(2, 4, 4)
+    np.testing.assert_array_equal(down[:, 1:], img[:, :-1])
+    assert (down[:, 0] == 0).all()
+    left = Xa[8:10].reshape(2, 4, 4)
+    np.testing.assert_array_equal(left[:, :, :-1], img[:, :, 1:])
+    assert (left[:, :, -1] == 0).all()
+
+
+def test_digits_recipe_augments_and_schedules(monkeypatch):
+    """The tuned 8×8 recipe trains on 5× the images with OneCycle; MNIST-5k keeps the plain one."""
+    seen = {}
+    real_fit = lesson.fit
+
+    def spy(model, train, val, **kwargs):
+        seen.update(n=len(train[1]), callbacks=[type(c).__name__ for c in kwargs["callbacks"]])
+        return real_fit(model, train, val, **kwargs)
+    monkeypatch.setattr(lesson, "fit", spy)
+    s = lesson.digits_settings("digits", epochs=1)
+    r = lesson.train_digits(s)
+    n_train = len(data.split(data.load("digits"), 0.2, seed=0).y_train)
+    assert seen["n"] == 5 * n_train and "LRScheduler" in seen["callbacks"]
+    assert r.end["step"] == lesson.digits_steps(s) and r.ok
+    m = lesson.digits_settings("mnist5k")
+    assert not m.augment and not m.onecycle and m.epochs == 20
+
+
+def test_digits_confusion_is_on_the_validation_split():
+    model = lesson.weights.load(lesson.DIGIT_CHECKPOINTS["digits"]).model
+    conf = lesson.digits_confusion(model)
+    split = data.split(data.load("digits"), 0.2, seed=0)
+    pred = model.eval()(split.X_val).argmax(1)
+    np.testing.assert_array_equal(conf["matrix"], confusion_matrix(split.y_val, pred, labels=list(range(10))))
+    assert conf["matrix"].sum() == len(split.y_val) == 359
+
+
+def test_baselines_are_sklearn_on_the_same_split():
+    from sklearn.svm import SVC
+    events = []
+    out = lesson.train_baselines("digits", mlp_iter=5, emit=events.append)
+    assert set(out) == {"svc", "mlp"} and all(b["seconds"] > 0 for b in out.values())
+    split = data.split(data.load("digits"), 0.2, seed=0)
+    svc = SVC().fit(split.X_train.numpy(), split.y_train.numpy())
+    assert out["svc"]["val_acc"] == pytest.approx((svc.predict(split.X_val.numpy()) == split.y_val.numpy()).mean())
+    assert out["svc"]["val_acc"] > 0.97
+    assert [e["done"] for e in events] == [0, 1, 2]

@@ -43,7 +43,7 @@ def test_train_step_mode_eval_pin_and_compare(app):
     train_toy(app)
     click(app, "ch05_pin")
     assert len(app.session_state["ch05_pins"]) == 2
-    assert any(s.value == translate("en", "ch05.compare.title") for s in app.subheader)
+    assert any(s.value == translate("en", "compare.title") for s in app.subheader)
     click(app, "ch05_unpin")
     assert app.session_state["ch05_pins"] == []
 
@@ -159,3 +159,32 @@ def test_chinese_page_has_no_english_leftovers(app):
     open_page(app, PAGE)
     headers = [h.value for h in app.header]
     assert "5.1 数据准备" in headers and all("Data" != h for h in headers)
+
+
+def test_step_mode_new_batch_draws_a_new_seeded_model_and_batch(app):
+    """Issue 15.4: each press gives a new model and batch, from a seed shown on the page."""
+    open_page(app, PAGE)
+    first, loss0 = list(app.session_state["ch05_step_batch"]), app.session_state["ch05_stages"][1]["loss"]
+    click(app, "ch05_step_next")
+    click(app, "ch05_step_new")
+    assert app.number_input(key="ch05_step_seed").value == 1 and app.session_state["ch05_stage"] == 0
+    second = list(app.session_state["ch05_step_batch"])
+    click(app, "ch05_step_new")
+    assert app.number_input(key="ch05_step_seed").value == 2
+    assert len({tuple(first), tuple(second), tuple(app.session_state["ch05_step_batch"])}) == 3
+    app.number_input(key="ch05_step_seed").set_value(0).run()               # back to seed 0: the same walk
+    assert app.session_state["ch05_step_batch"] == first
+    assert app.session_state["ch05_stages"][1]["loss"] == loss0
+
+
+def test_digits_baselines_and_confusion_matrix(app):
+    open_page(app, PAGE)
+    charts = [c.key for c in app.get("plotly_chart")]
+    assert "ch05_digit_cm" in charts                         # the model in use, on the validation split
+    click(app, "start_ch05_baselines_digits")
+    runs = finish_runs(app)
+    assert runs["ch05_baselines_digits"].status == "done"
+    table = next(d.value for d in app.dataframe if translate("en", "ch05.digits.model") in d.value.columns)
+    names = list(table[translate("en", "ch05.digits.model")])
+    assert translate("en", "ch05.digits.baseline_svc") in names and translate("en", "ch05.digits.baseline_mlp") in names
+    assert any(translate("en", "ch05.digits.why_kernel")[:40] in m.value for m in app.markdown)

