@@ -26,3 +26,12 @@ def test_train_streams_then_classifies():
     long_probs, _, long_message = w.classify("great " * 500, state)
     assert long_probs and "first" in long_message              # truncated to max_len tokens, with a note
     assert np.isfinite(list(long_probs.values())).all()
+
+
+def test_compare_gru_and_lstm_streams_both_runs_on_the_same_data():
+    outputs = list(w.compare("en", 1, "zh"))
+    assert len(outputs) > 2
+    status, figure, rows = outputs[-1]
+    assert figure is not None and [r[0] for r in rows] == ["GRU", "LSTM"]
+    assert {trace.name for trace in figure.data} >= {"GRU", "LSTM"} or len(figure.data) >= 2
+    assert "种子" in status                                   # translated summary: same data, vocabulary and seed

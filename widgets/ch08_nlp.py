@@ -39,6 +39,30 @@ def train(source: str, cell: str, epochs: int, state: dict | None, lang: str = "
         yield run_status(lang, events), figure, state
 
 
+def compare(source: str, epochs: int, lang: str = "en"):
+    """Generator: GRU then LSTM on the same reviews, split, vocabulary and seed; stream (status,
+    overlaid curves, table rows)."""
+    t = translator(lang)
+    settings = lesson.SentimentSettings(source=source, epochs=int(epochs), max_len=P["sent_len"],
+                                        batch_size=P["sent_batch"], limit=P["sent_limit"], device=DEVICE)
+    for events, result, error in stream_job(lambda stop, emit: lesson.compare_cells(settings, stop, emit)):
+        evals = [e for e in events if e["kind"] == "eval"]
+        figure = viz.curves({c.upper(): [e for e in evals if e["run"] == c] for c in ("gru", "lstm")},
+                            ["val_loss", "val_acc"], x="step") if evals else None
+        if error is not None or result is None:
+            yield run_status(lang, events, error=error), figure, None
+            if error is not None:
+                return
+            continue
+        rows = [[r["cell"], f"{r['val_acc']:.1%}", f"{r['best_val_acc']:.1%}", r["parameters"], r["seconds"]]
+                for r in lesson.comparison_table(result)]
+        first = next(iter(result.runs.values()))
+        done = t("ch08.cmp.same", source=first.source, train=first.counts["train"], val=first.counts["val"],
+                 vocab=len(first.vocab), seed=first.settings["seed"])
+        yield run_status(lang, events, result, done_text=done), figure, rows
+        return
+
+
 def classify(sentence: str, state: dict | None, lang: str = "en"):
     """Typed sentence → ({label: probability}, coloured-token HTML, message)."""
     t = translator(lang)
@@ -78,7 +102,15 @@ def build(lang: str = "en") -> gr.Blocks:
             with gr.Column():
                 tokens = gr.HTML()
                 message = gr.Markdown()
+        with gr.Accordion(t("ch08.cmp.title"), open=False):
+            gr.Markdown(t("ch08.cmp.intro"))
+            compare_button = gr.Button(t("ch08.cmp.button"))
+            compare_status = gr.Markdown()
+            compare_curves = gr.Plot()
+            compare_table = gr.Dataframe(headers=[t("ch08.sent.cell"), t("ch08.sent.val_acc"), t("ch08.cmp.best"),
+                                                  t("ch08.cmp.params"), t("ch08.cmp.seconds")], interactive=False)
         train_button.click(train, [source, cell, epochs, state, lang_box], [status, curves, state])
+        compare_button.click(compare, [source, epochs, lang_box], [compare_status, compare_curves, compare_table])
         sentence.submit(classify, [sentence, state, lang_box], [label, tokens, message])
         state.change(classify, [sentence, state, lang_box], [label, tokens, message])
     return demo
