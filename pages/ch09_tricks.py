@@ -1,4 +1,5 @@
 """Chapter 9 — training tricks and debugging (widgets → core.lessons.ch09_tricks → figures)."""
+import os
 import tempfile
 
 import pandas as pd
@@ -15,8 +16,9 @@ P = lesson.PRESETS[preset(layout.device_info())]
 DEVICE = layout.device()
 S = st.session_state
 layout.chapter_header("ch09")
-if "ch09_logdir" not in S:   # this visitor's own TensorBoard folder
+if "ch09_logdir" not in S:   # this visitor's own TensorBoard folders: 9.5's runs, and the 实战's beside them
     S["ch09_logdir"] = tempfile.mkdtemp(prefix="hero-ch09-tb-")
+    os.makedirs(S["ch09_logdir"] + "-tune", exist_ok=True)
 
 
 def which_run(run: runner.Run, names: dict) -> None:
@@ -163,28 +165,42 @@ if (tb := S.get("ch09_tb")) is not None:
                                           t("ch09.tb.scalars")), key="ch09_tb_scalars")
     c2.plotly_chart(lesson.scalars_figure(tb["scalars"], ["train/loss_step"], t("ch09.tb.step_loss")),
                     key="ch09_tb_steps")
+    if tb["graph_nodes"]:
+        st.plotly_chart(lesson.graph_figure(tb["graph_nodes"], t("ch09.tb.graph")), key="ch09_tb_graph")
+        st.caption(t("ch09.tb.graph_caption", n=len(tb["graph_nodes"]), shown=len(lesson.visible_graph(tb["graph_nodes"])[0])))
     tag = st.selectbox(t("ch09.tb.hist_tag"), sorted(tb["histograms"]), key="ch09_tb_tag")
     if tag:
         st.plotly_chart(lesson.histogram_figure(tb["histograms"][tag], f"{t('ch09.tb.histograms')}: {tag}"),
                         key="ch09_tb_hist")
-    st.download_button(t("ch09.tb.download"), lesson.zip_logdir(S["ch09_logdir"]), file_name="ch09_tensorboard.zip",
-                       icon=":material/download:", key="ch09_tb_zip")
+    st.download_button(t("ch09.tb.download"), lambda d=S["ch09_logdir"]: lesson.zip_logdir(d, "ch09_tensorboard"),
+                       file_name="ch09_tensorboard.zip", icon=":material/download:", key="ch09_tb_zip")
     st.markdown(t("ch09.tb.command"))
-    st.code("pip install tensorboard\ntensorboard --logdir ch09_tensorboard", language="bash")
-layout.code_panel([lesson.TensorBoardLogger, lesson.train_with_tensorboard, lesson.read_events],
-                  "ch09_tensorboard.py", "ch09_tb",
-                  script=lesson.tensorboard_script(tb_epochs))
+    st.code(f"pip install tensorboard\nunzip ch09_tensorboard.zip\n{lesson.tensorboard_command('ch09_tensorboard')}",
+            language="bash")
+layout.code_panel([lesson.TensorBoardLogger, lesson.train_with_tensorboard, lesson.read_events, lesson.graph_nodes],
+                  "ch09_tensorboard.py", "ch09_tb", script=lesson.tensorboard_script(tb_epochs))
 
 # 9.6 debugging clinic -----------------------------------------------------------------------------
 layout.section("ch09.clinic", "9.6")
 blabels = {b: t(f"ch09.bugs.{b}.label") for b in lesson.BUGS}
-clinic = S.get("ch09_clinic")
-layout.predict_then_run("ch09_bug", t("ch09.clinic.question"), list(blabels.values()),
-                        blabels["shuffled_labels"] if clinic else None)
+measured = S.setdefault("ch09_clinic_runs", {})          # every bug this visitor ran: {bug: buggy + fixed}
+answer = lesson.measured_answer(measured)                 # None until every bug has been run
+guess = S.get("guess_ch09_bug")
+layout.predict_then_run("ch09_bug", t("ch09.clinic.question"), list(blabels.values()), None if answer is None else (
+    guess if guess in [blabels[b] for b in answer] else ", ".join(blabels[b] for b in answer) or t("ch09.clinic.none")))
+if answer is None:
+    st.caption(t("ch09.clinic.answer_pending", done=len(measured), total=len(blabels)))
 c1, c2 = st.columns([3, 1])
 bug = c1.selectbox(t("ch09.clinic.bug"), list(blabels), format_func=blabels.get, key="ch09_bug")
 if c2.button(t("ch09.clinic.button"), type="primary", icon=":material/bug_report:", key="ch09_clinic_run"):
-    S["ch09_clinic"] = clinic = (bug, lesson.run_clinic(bug, lesson.clinic_data(), P["clinic_steps"]))
+    S["ch09_clinic"] = (bug, lesson.run_clinic(bug, lesson.clinic_data(), P["clinic_steps"], device=DEVICE))
+    measured[bug] = S["ch09_clinic"][1]
+every = runner.section("ch09_clinic_all", lambda stop, emit, steps=P["clinic_steps"]: lesson.run_every_bug(
+    lesson.clinic_data(), steps, device=DEVICE, stop_event=stop, emit=emit), button=t("ch09.clinic.run_all"),
+    state_key="ch09_clinic_all", on_result=lambda r: S.setdefault("ch09_clinic_runs", {}).update(r),
+    icon=":material/playlist_play:", primary=False)
+if (clinic := S.get("ch09_clinic")) is None and every and bug in every:
+    clinic = (bug, every[bug])
 if clinic is not None:
     ran, res = clinic
     names = {k: t(f"ch09.clinic.{k}") for k in ("buggy", "fixed")}
@@ -198,11 +214,16 @@ if clinic is not None:
                          acc=f"{res[k]['val_acc'][-1]:.1%}" if res[k]["val_acc"] else "—"))
     with st.expander(t("ch09.clinic.reveal"), icon=":material/medical_services:"):
         st.markdown(f"**{t('ch09.clinic.diagnosis')}: {blabels[ran]}** — {t(f'ch09.bugs.{ran}.diagnosis')}")
-        if ran == "wrong_dtype":
-            st.caption(t("ch09.clinic.gpu_note"))
+        if ran == "wrong_device":
+            where = lesson.bug_device(DEVICE)
+            st.caption(t("ch09.clinic.meta_note") if where == "meta" else t("ch09.clinic.gpu_note", device=where))
         st.code(lesson.bug_diff(ran), language="diff")
     layout.code_panel(list(lesson.BUGS[ran]), f"ch09_clinic_{ran}.py", "ch09_clinic",
                       script=lesson.clinic_script(ran, P["clinic_steps"]))
+if measured:
+    st.markdown(f"**{t('ch09.clinic.measured')}**")
+    st.dataframe(lesson.symptom_table(measured, blabels), key="ch09_clinic_table")
+    st.caption(t("ch09.clinic.rule"))
 
 # 9.6 hooks ----------------------------------------------------------------------------------------
 layout.section("ch09.hooks", "9.6")
@@ -254,29 +275,48 @@ st.info(t("ch09.repro.deterministic"), icon=":material/info:")
 layout.code_panel([lesson.repro_run, lesson.reproducibility], "ch09_repro.py", "ch09_repro",
                   script=lesson.repro_script(int(seed_a), int(seed_b), P["repro_steps"]))
 
-# 9.8 实战: tune the digit CNN -----------------------------------------------------------------------
+# 9.8 实战: tune the ch05 / ch07 / ch08 models ---------------------------------------------------------
 layout.section("ch09.tune", "9.8")
-dlabels = {d: t(f"ch09.tune.{d}") for d in ("digits", "mnist5k")}
+mlabels = {m: t(f"ch09.tune.model_{m}") for m in lesson.TUNE_MODELS}
+tmodel = st.radio(t("ch09.tune.model"), list(mlabels), format_func=mlabels.get, horizontal=True, key="ch09_tune_model")
+kind = lesson.SHELF_KINDS[tmodel]
 c1, c2, c3, c4 = st.columns(4)
-tdataset = c1.radio(t("ch09.tune.dataset"), list(dlabels), format_func=dlabels.get, key="ch09_tune_ds")
-tepochs = c2.slider(t("ch09.tune.epochs"), 1, 60, P["tune_epochs"], key="ch09_tune_epochs")
+start, start_info, tdataset, tsource = None, None, "digits", "zh"
+if tmodel == "digits_cnn":
+    dlabels = {d: t(f"ch09.tune.{d}") for d in ("digits", "mnist5k")}
+    tdataset = c1.radio(t("ch09.tune.dataset"), list(dlabels), format_func=dlabels.get, key="ch09_tune_ds")
+else:
+    with c1:   # a model from the visitor's shelf, or the chapter's own starting point
+        picked_start, start = shelf.picker(f"ch09_tune_start_{tmodel}", kind, label=t("ch09.tune.start"),
+                                           shipped={t(f"ch09.tune.fresh_{tmodel}"): lambda: None})
+    start_info = next((i.info for i in shelf.current().items(kind)
+                       if t("shelf.yours", name=i.name, metric=i.metric) == picked_start), None)
+    if tmodel == "ch08_sentiment" and start is None:
+        tsource = c1.radio(t("ch08.sent.source"), ["zh", "en"], key="ch09_tune_src",
+                           format_func=lambda k: t(f"ch08.sent.source_{k}"))
+tepochs = c2.slider(t("ch09.tune.epochs"), 1, 60, P[f"tune_epochs_{tmodel}"], key=f"ch09_tune_epochs_{tmodel}")
 twd = c3.select_slider(t("ch09.tune.weight_decay"), [0.0, 1e-3, 1e-2, 5e-2, 1e-1], 1e-2, key="ch09_tune_wd")
-tpat = c4.slider(t("ch09.tune.patience"), 1, 10, 4, key="ch09_tune_patience")
-tsettings = lesson.TuneSettings(dataset=tdataset, epochs=tepochs, weight_decay=twd, patience=tpat,
+tpat = c4.slider(t("ch09.tune.patience"), 1, 10, 4 if tmodel == "digits_cnn" else 2, key=f"ch09_tune_pat_{tmodel}")
+tsettings = lesson.TuneSettings(model=tmodel, dataset=tdataset, epochs=tepochs, weight_decay=twd, patience=tpat,
                                 finder_steps=P["finder_steps"], batch_size=32 if tdataset == "digits" else 64,
-                                device=DEVICE)
+                                photos=P["tune_photos"], source=tsource, reviews=P["tune_reviews"], device=DEVICE)
+st.caption(t(f"ch09.tune.recipe_{tmodel}"))
 tnames = {k: t(f"ch09.tune.{k}") for k in ("baseline", "tuned")}
 
 
-def tune_job(stop, emit, s=tsettings, logdir=S["ch09_logdir"]):   # the thread never touches st.*
-    return lesson.tune_digits(s, tempfile.mkdtemp(prefix="tune-", dir=logdir), stop, emit)
+def tune_job(stop, emit, s=tsettings, start=start, info=start_info, logdir=S["ch09_logdir"]):   # no st.* here
+    return lesson.tune_digits(s, tempfile.mkdtemp(prefix="tune-", dir=logdir + "-tune"), stop, emit, start, info)
 
 
 def shelve_tuned(r: dict) -> None:
-    run, size = r["runs"].get("tuned"), r["image_size"]
-    if run is not None:
-        shelf.put("ch09", "digits-classifier", run["model"], f"ch09 tuned CNN {size}×{size}",
-                  metric=f"val_acc {lesson.best_val(run)['val_acc']:.1%}", info={"image_size": size})
+    if (run := r["runs"].get("tuned")) is None:
+        return
+    model, info = r.get("model", "digits_cnn"), r.get("info", {"image_size": r["image_size"]})
+    metric = f"val_acc {lesson.best_val(run)['val_acc']:.1%}"
+    name = {"digits_cnn": f"ch09 tuned CNN {r['image_size']}×{r['image_size']}", "ch07_resnet": "ch09 tuned ResNet",
+            "ch08_sentiment": f"ch09 tuned {str(info.get('cell', 'gru')).upper()} sentiment"}[model]
+    shelf.put("ch09", lesson.SHELF_KINDS[model], run["model"], name, metric=metric, info=info,
+              files=lesson.shelf_files(run["model"], model, info))
 
 
 def draw_tune(run: runner.Run) -> None:
@@ -292,6 +332,7 @@ def draw_tune(run: runner.Run) -> None:
 tuned = runner.section("ch09_tune", tune_job, button=t("ch09.tune.button"), render=draw_tune, state_key="ch09_tune",
                        on_result=shelve_tuned, icon=":material/tune:")
 if tuned is not None:
+    st.caption(t("ch09.tune.ran", model=mlabels.get(tuned.get("model", "digits_cnn")), data=tuned.get("note", "")))
     c1, c2 = st.columns(2)
     c1.plotly_chart(lesson.lr_finder_figure(tuned["finder"], flabels), key="ch09_tune_finder")
     c2.plotly_chart(viz.curves({tnames[k]: r["history"] for k, r in tuned["runs"].items()}, ["val_loss", "val_acc"],
@@ -299,19 +340,21 @@ if tuned is not None:
     st.markdown(f"**{t('ch09.tune.table')}**")
     st.dataframe(pd.DataFrame(tuned["table"]).assign(run=lambda df: df["run"].map(tnames)).set_index("run"),
                  key="ch09_tune_table")
-    st.download_button(t("ch09.tune.download"), lesson.zip_logdir(tuned["logdir"]), file_name="ch09_tuning_tensorboard.zip",
-                       icon=":material/download:", key="ch09_tune_zip")
-    st.code("tensorboard --logdir ch09_tuning_tensorboard", language="bash")
-    size = tuned["image_size"]
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        shipped = "ch05_digits_cnn" if size == 8 else "ch05_mnist_cnn"
-        picked, pmodel = shelf.picker("ch09_tune_pick", "digits-classifier", label=t("ch09.tune.compare"),
-                                      shipped={t("ch09.tune.shipped"): lambda: cache.checkpoint(shipped)[0]})
-    try:
-        score = lesson.score_classifier(pmodel, tuned["dataset"], device=DEVICE)
-        c2.markdown(t("ch09.tune.picked", model=picked, acc=f"{score['val_acc']:.1%}", loss=f"{score['val_loss']:.3f}"))
-    except RuntimeError:   # a classifier of other images: its reshape or first layer refuses these
-        c2.warning(t("ch09.tune.mismatch", size=size), icon=":material/warning:")
-layout.code_panel([lesson.lr_finder, lesson.tune_digits], "ch09_tune.py", "ch09_tune",
+    st.download_button(t("ch09.tune.download"), lambda d=tuned["logdir"]: lesson.zip_logdir(d, "ch09_tuning_tensorboard"),
+                       file_name="ch09_tuning_tensorboard.zip", icon=":material/download:", key="ch09_tune_zip")
+    st.code(f"unzip ch09_tuning_tensorboard.zip\n{lesson.tensorboard_command('ch09_tuning_tensorboard')}",
+            language="bash")
+    if tuned.get("model", "digits_cnn") == "digits_cnn":
+        size = tuned["image_size"]
+        c1, c2 = st.columns([2, 3])
+        with c1:
+            shipped = "ch05_digits_cnn" if size == 8 else "ch05_mnist_cnn"
+            picked, pmodel = shelf.picker("ch09_tune_pick", "digits-classifier", label=t("ch09.tune.compare"),
+                                          shipped={t("ch09.tune.shipped"): lambda: cache.checkpoint(shipped)[0]})
+        try:
+            score = lesson.score_classifier(pmodel, tuned["dataset"], device=DEVICE)
+            c2.markdown(t("ch09.tune.picked", model=picked, acc=f"{score['val_acc']:.1%}", loss=f"{score['val_loss']:.3f}"))
+        except RuntimeError:   # a classifier of other images: its reshape or first layer refuses these
+            c2.warning(t("ch09.tune.mismatch", size=size), icon=":material/warning:")
+layout.code_panel([lesson.lr_finder, lesson.run_tuning], "ch09_tune.py", "ch09_tune",
                   script=lesson.tune_script(tsettings))

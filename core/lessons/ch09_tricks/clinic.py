@@ -306,6 +306,45 @@ def fixed_dtype(d: ClinicData, steps: int, seed: int = 0) -> dict:
     return chart.result()
 
 
+def bug_device(device: str = "cpu") -> str:
+    """Where the wrong-device bug puts the model: the accelerator when there is one (``device``),
+    else PyTorch's ``meta`` device — tensors with a shape but no data, which refuses a CPU input
+    exactly as a GPU does ("Tensor on device meta is not on the expected device cpu!")."""
+    return device if device not in ("cpu", "meta") else "meta"
+
+
+def buggy_device(d: ClinicData, steps: int, seed: int = 0, device: str = "meta") -> dict:
+    torch.manual_seed(seed)
+    model, chart = clinic_model().to(device), Chart()   # the model moved to the GPU ...
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step, (xb, yb) in enumerate(batches(d, steps, seed)):
+        loss = F.cross_entropy(model(xb), yb)            # ... but the batch is still on the CPU
+        opt.zero_grad()
+        loss.backward()
+        chart.step(model, loss)
+        opt.step()
+        if step % d.eval_every == 0:
+            chart.evaluate(model, d, step)
+    return chart.result()
+
+
+def fixed_device(d: ClinicData, steps: int, seed: int = 0, device: str = "cpu") -> dict:
+    torch.manual_seed(seed)
+    model, chart = clinic_model().to(device), Chart()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    d = replace(d, X_val=d.X_val.to(device), y_val=d.y_val.to(device))
+    for step, (xb, yb) in enumerate(batches(d, steps, seed)):
+        xb, yb = xb.to(device), yb.to(device)            # every batch goes where the model is
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        chart.step(model, loss)
+        opt.step()
+        if step % d.eval_every == 0:
+            chart.evaluate(model, d, step)
+    return chart.result()
+
+
 BUGS: dict[str, tuple[Callable, Callable]] = {
     "no_zero_grad": (buggy_no_zero_grad, fixed_no_zero_grad),
     "softmax_before_ce": (buggy_softmax_before_ce, fixed_softmax_before_ce),
@@ -314,26 +353,93 @@ BUGS: dict[str, tuple[Callable, Callable]] = {
     "lr_too_high": (buggy_lr_too_high, fixed_lr_too_high),
     "shuffled_labels": (buggy_shuffled_labels, fixed_shuffled_labels),
     "wrong_dtype": (buggy_dtype, fixed_dtype),
+    "wrong_device": (buggy_device, fixed_device),
 }
 
 
-def run_script(fn: Callable, d: ClinicData, steps: int, seed: int = 0) -> dict:
+def run_script(fn: Callable, d: ClinicData, steps: int, seed: int = 0, **device) -> dict:
     """Run one clinic script; a RuntimeError (dtype/device mismatch) becomes a translatable HeroError."""
     try:
-        return fn(d, steps, seed)
+        return fn(d, steps, seed, **device)
     except RuntimeError as exc:
         detail = str(exc).splitlines()[0][:300]
         code = "ch09.device_mismatch" if "device" in detail else "ch09.dtype_mismatch"
         return {"losses": [], "grad_norms": [], "val_steps": [], "val_acc": [], "error": HeroError(code, detail=detail)}
 
 
-def run_clinic(bug: str, d: ClinicData, steps: int, seed: int = 0) -> dict:
-    """Run the buggy script and its fix on the same data and seed: {"buggy": chart, "fixed": chart}."""
+def run_clinic(bug: str, d: ClinicData, steps: int, seed: int = 0, device: str = "cpu") -> dict:
+    """Run the buggy script and its fix on the same data and seed: {"buggy": chart, "fixed": chart}.
+
+    ``device`` is where the fixed wrong-device script trains; its buggy twin puts the model on
+    ``bug_device(device)`` (the GPU, or ``meta`` on a CPU-only host) and leaves the batches on the CPU.
+    Every other script runs on the CPU (their symptoms do not depend on the device).
+    """
     if bug not in BUGS:
         raise HeroError("ch09.unknown_bug", name=bug)
     check_range("steps", steps, 5, MAX_STEPS)
     buggy, fixed = BUGS[bug]
-    return {"buggy": run_script(buggy, d, steps, seed), "fixed": run_script(fixed, d, steps, seed)}
+    places = ({"device": bug_device(device)}, {"device": device}) if bug == "wrong_device" else ({}, {})
+    return {"buggy": run_script(buggy, d, steps, seed, **places[0]),
+            "fixed": run_script(fixed, d, steps, seed, **places[1]), "bug": bug}
+
+
+def symptoms(result: dict) -> dict:
+    """What a clinic pair measured, as numbers: the buggy run's first and last training loss (mean
+    of its first / last 5 steps), its last validation accuracy, the fixed run's, and the error."""
+    def ends(losses):
+        finite = [v for v in losses if math.isfinite(v)]
+        first, last = losses[:5], losses[-5:]
+        return (float(np.mean(first)) if first else math.nan,
+                float(np.mean(last)) if last and len(finite) == len(losses) else math.nan)
+    b, f = result["buggy"], result["fixed"]
+    first, last = ends(b["losses"])
+    return {"bug": result.get("bug", ""), "loss_first": first, "loss_last": last,
+            "val_acc": b["val_acc"][-1] if b["val_acc"] else math.nan,
+            "fixed_val_acc": f["val_acc"][-1] if f["val_acc"] else math.nan,
+            "error": None if b["error"] is None else b["error"].code}
+
+
+def learns_nothing(row: dict, n_classes: int = 10, margin: float = 0.1) -> bool:
+    """The memorising signature: the training loss ends below the chance level ln(n_classes) (the
+    net learns *something* about its training pairs), validation accuracy stays within ``margin`` of
+    chance, and the fixed script does learn (so the data are not to blame). A loss that merely
+    falls from a huge start back to ln(10) (unnormalised inputs, a too-high LR) is not learning."""
+    chance_loss, chance_acc = math.log(n_classes), 1 / n_classes
+    return (row["error"] is None and math.isfinite(row["loss_last"]) and row["loss_last"] < 0.95 * chance_loss
+            and row["val_acc"] <= chance_acc + margin and row["fixed_val_acc"] > chance_acc + 2 * margin)
+
+
+def measured_answer(runs: dict[str, dict]) -> list[str] | None:
+    """The clinic question's answer as the runs measured it: the bugs whose runs ``learns_nothing``.
+    None until every bug in ``BUGS`` has been run (the answer is not known before)."""
+    if set(BUGS) - set(runs):
+        return None
+    return [bug for bug in BUGS if learns_nothing(symptoms(runs[bug]))]
+
+
+def symptom_table(runs: dict[str, dict], labels: dict[str, str] | None = None) -> list[dict]:
+    """One row per measured bug (in ``BUGS`` order): ``symptoms`` plus whether it ``learns_nothing``."""
+    labels = labels or {}
+    rows = []
+    for bug in BUGS:
+        if bug in runs:
+            row = symptoms(runs[bug])
+            rows.append({**row, "bug": labels.get(bug, bug), "memorises": learns_nothing(row)})
+    return rows
+
+
+def run_every_bug(d: ClinicData, steps: int, seed: int = 0, device: str = "cpu", stop_event=None,
+                  emit=None) -> dict[str, dict]:
+    """``run_clinic`` for every bug, in order, with a progress event after each: {bug: result}."""
+    emit = emit or (lambda event: None)
+    runs = {}
+    for i, bug in enumerate(BUGS):
+        if stop_event is not None and stop_event.is_set():
+            break
+        emit({"kind": "progress", "done": i, "total": len(BUGS), "text": bug})
+        runs[bug] = run_clinic(bug, d, steps, seed, device)
+    emit({"kind": "progress", "done": len(runs), "total": len(BUGS), "text": ""})
+    return runs
 
 
 def bug_diff(bug: str) -> str:

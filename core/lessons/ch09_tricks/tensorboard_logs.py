@@ -20,6 +20,7 @@ from core.errors import Emit, check_range
 from core.lessons import trainer
 from core.lessons.ch09_tricks.lr_finder import digits_split
 from core.lessons.ch09_tricks.presets import PRESETS
+from core.lessons.ch09_tricks.tb_graph import graph_nodes
 from core.train import Callback, amp_callbacks, fit, make_optimizer
 from core.viz import PALETTE, style as _layout
 
@@ -115,7 +116,8 @@ def read_events(run_dir: str | Path) -> dict:
     """Read a run's event files back with TensorBoard's own ``EventAccumulator``.
 
     Returns {"scalars": {tag: {"steps", "values"}}, "histograms": {tag: [{"step", "limits",
-    "counts", "min", "max"}]}, "graph": bool, "files": [event file names]}.
+    "counts", "min", "max"}]}, "graph": bool, "graph_nodes": [``graph_nodes`` of the GraphDef
+    ``add_graph`` wrote], "files": [event file names]}.
     """
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0})   # 0 = keep everything
@@ -127,18 +129,35 @@ def read_events(run_dir: str | Path) -> dict:
                          "counts": list(e.histogram_value.bucket), "min": e.histogram_value.min,
                          "max": e.histogram_value.max} for e in acc.Histograms(tag)]
                   for tag in tags["histograms"]}
-    return {"scalars": scalars, "histograms": histograms, "graph": bool(tags.get("graph")),
+    has_graph = bool(tags.get("graph"))
+    return {"scalars": scalars, "histograms": histograms, "graph": has_graph,
+            "graph_nodes": graph_nodes(acc.Graph()) if has_graph else [],
             "files": sorted(p.name for p in Path(run_dir).glob("events.out.tfevents.*"))}
 
 
-def zip_logdir(logdir: str | Path) -> bytes:
-    """Every file under ``logdir`` as a zip (paths relative to it), for download."""
+def read_logdir(logdir: str | Path) -> dict[str, dict]:
+    """What ``tensorboard --logdir logdir`` finds: every run folder below ``logdir`` (TensorBoard's
+    ``EventMultiplexer``) → ``read_events`` of it. Keys are run names relative to ``logdir``."""
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    runs = EventMultiplexer().AddRunsFromDirectory(str(logdir)).Runs()
+    return {run: read_events(Path(logdir) / run) for run in sorted(runs)}
+
+
+def tensorboard_command(folder: str) -> str:
+    """The command that opens an unzipped ``zip_logdir(..., folder)`` archive."""
+    return f"tensorboard --logdir {folder}"
+
+
+def zip_logdir(logdir: str | Path, folder: str = "") -> bytes:
+    """Every file under ``logdir`` as a zip, below ``folder/`` when given (so that unzipping it
+    makes the folder ``tensorboard_command(folder)`` opens), for download."""
     logdir = Path(logdir)
+    prefix = f"{folder.strip('/')}/" if folder else ""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(logdir.rglob("*")):
             if path.is_file():
-                zf.write(path, path.relative_to(logdir).as_posix())
+                zf.write(path, prefix + path.relative_to(logdir).as_posix())
     return buffer.getvalue()
 
 
