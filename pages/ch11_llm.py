@@ -7,10 +7,11 @@ from core import takehome, viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch11_llm as ch11
-from core.lessons.ch11_llm import cost, decoding as dec, search, sentiment as sent, tokens as tk
+from core.lessons.ch11_llm import bias, cost, decoding as dec, heads, hf_trainer as hft, lora, prompting as pr, search
+from core.lessons.ch11_llm import sentiment as sent, tokens as tk
 from core.weights import cache_dir
 from ui import layout, runner, shelf
-from ui.i18n import t
+from ui.i18n import error_text, t
 
 P = ch11.PRESETS[preset(layout.device_info())]
 DEV = layout.device()
@@ -27,6 +28,26 @@ def minilm():
 @st.cache_resource(show_spinner=False)
 def bpe(vocab: int, chars: int):
     return tk.train_bpe(vocab, chars)
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_gpt():
+    """The shipped character GPT-2 (models/ch11_char_gpt2.safetensors): generation only; LoRA copies it."""
+    return dec.shipped_char_gpt()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def lora_memory(rank: int, target: str, ident: int, _gpt) -> dict:
+    return lora.memory_compare(_gpt, lora.LoraSettings(r=rank, targets=target))
+
+
+def curves_of(key: str, kind: str, metric: str, label: str, split: tuple = ()):
+    """A runner render: the run's ``kind`` events as a ``metric`` curve over steps (one line per ``run`` tag in ``split``)."""
+    def render(run: runner.Run) -> None:
+        if ev := run.of_kind(kind):
+            runs = {t(f"ch11.hf.{n}"): [e for e in ev if e.get("run") == n] for n in split} if split else {"": ev}
+            st.plotly_chart(viz.curves(runs, [metric], {metric: label, "step": "step"}, x="step"), key=key)
+    return render
 
 
 def tried(fn, *args, **kwargs):
@@ -164,6 +185,42 @@ layout.code_panel([sent.finetune_sentiment], "ch11_finetune.py", "ch11_ft",
                                               f"steps=2 if TINY else {ft_settings.steps}, batch_size=4 if TINY else 16, eval_every=1 if TINY else 10), tok, model, None, print)\n"
                                               "print('validation accuracy', r['val_acc'])"))
 
+st.subheader(t("ch11.heads.title"))
+st.markdown(t("ch11.heads.intro"))
+head_s = heads.HeadSettings(**P["heads"], device=DEV)
+c1, c2 = st.columns(2)
+with c1:
+    ner = runner.section("ch11_ner", lambda stop, emit, s=head_s: heads.train_head("ner", s, TOK, stop, emit),
+                         button=t("ch11.heads.train_ner", steps=head_s.steps), accept=lambda r: r["val_acc"] == r["val_acc"],
+                         render=curves_of("ch11_ner_live", "eval", "val_acc", t("ch11.heads.ner_acc")))
+    if ner is not None:
+        st.metric(t("ch11.heads.ner_acc"), f"{ner['val_acc']:.1%}")
+        ner_text = st.text_input(t("ch11.heads.ner_text"), "yesterday grace hopper visited nasa in boston .", key="ch11_ner_text")
+        if (pairs := tried(heads.tag_words, ner_text, ner["model"], TOK)) is not None:
+            st.markdown(heads.tagged_markdown(pairs))
+with c2:
+    qa = runner.section("ch11_qa", lambda stop, emit, s=head_s: heads.train_head("qa", s, TOK, stop, emit),
+                        button=t("ch11.heads.train_qa", steps=head_s.steps), accept=lambda r: r["val_acc"] == r["val_acc"],
+                        render=curves_of("ch11_qa_live", "eval", "val_acc", t("ch11.heads.qa_acc")))
+    if qa is not None:
+        st.metric(t("ch11.heads.qa_acc"), f"{qa['val_acc']:.1%}")
+        ex = heads.qa_examples(1, 7)[0]
+        question = st.text_input(t("ch11.heads.question"), ex["question"], key="ch11_qa_q")
+        context = st.text_area(t("ch11.heads.context"), ex["context"], key="ch11_qa_c", height=80)
+        if (ans := tried(heads.answer, question, context, qa["model"], TOK)) is not None:
+            st.markdown(heads.highlighted_markdown(context.strip(), ans["start"], ans["end"]))
+            st.caption(t("ch11.heads.span", answer=ans["answer"], score=f"{ans['score']:.1f}"))
+st.caption(t("ch11.heads.note"))
+layout.code_panel([heads.ner_batch, heads.qa_batch, heads.train_head, heads.answer], "ch11_heads.py", "ch11_heads",
+                  script=takehome.script(tk.load_minilm, heads.HeadSettings, heads.train_head, heads.tag_words, heads.answer,
+                                         heads.qa_examples, filename="ch11_heads.py", requires=REQ,
+                                         main=f"tok, _ = load_minilm()\ns = HeadSettings(n_train=32 if TINY else {head_s.n_train}, "
+                                              f"n_val=16 if TINY else {head_s.n_val}, steps=2 if TINY else {head_s.steps}, batch_size=4 if TINY else 16)\n"
+                                              "ner = train_head('ner', s, tok, None, print)\n"
+                                              "print(tag_words('yesterday grace hopper visited nasa in boston .', ner['model'], tok))\n"
+                                              "qa = train_head('qa', s, tok, None, print)\nex = qa_examples(1, 7)[0]\n"
+                                              "print(ex['question'], '->', answer(ex['question'], ex['context'], qa['model'], tok))"))
+
 # 11.4 memory cost ---------------------------------------------------------------------------------
 layout.section("ch11.cost", "11.4")
 c1, c2, c3, c4 = st.columns(4)
@@ -197,45 +254,35 @@ layout.code_panel([cost.n_params, cost.memory, cost.measure_small], "ch11_cost.p
                                          main=f"for row in cost_table({dtype!r}, {batch}, {seq}, {training}):\n    print(row)\n"
                                               "print(measure_small())"))
 
-# 11.5 decoding -----------------------------------------------------------------------------------
+# 11.5 decoding and prompting -----------------------------------------------------------------------
 layout.section("ch11.dec", "11.5")
 gpt_settings = dec.TinyGPTSettings(**P["gpt"], device=DEV)
-
-
-def draw_gpt(run: runner.Run) -> None:
-    steps = run.of_kind("step")
-    if steps:
-        st.plotly_chart(viz.curves({"": steps}, ["loss"], {"loss": t("ch11.dec.loss")}, x="step"), key="ch11_gpt_live")
-
-
-gpt = runner.section("ch11_gpt", lambda stop, emit, s=gpt_settings: dec.train_char_gpt(s, stop, emit),
-                     button=t("ch11.dec.train", steps=gpt_settings.steps), render=draw_gpt,
-                     accept=lambda r: len(r.losses) > 0)
-if gpt is not None:
-    st.caption(t("ch11.dec.trained", steps=len(gpt.losses), loss=f"{gpt.losses[-1]:.2f}", s=f"{gpt.seconds:.0f}"))
-    c1, c2 = st.columns([3, 1])
-    prompt = c1.text_input(t("ch11.dec.prompt"), "The value of ", key="ch11_prompt")
-    n_new = c2.slider(t("ch11.dec.n_new"), 4, 60, P["gen_new"], key="ch11_n_new")
-    if st.button(t("ch11.dec.run"), key="ch11_decode"):
-        st.session_state["ch11_decoded"] = tried(dec.decode_all, gpt, prompt, n_new, 0, DEV)
-        st.session_state["ch11_tree"] = st.session_state["ch11_decoded"] and dec.beam_tree(gpt, prompt, min(n_new, 10), 3, DEV)
-    out = st.session_state.get("ch11_decoded")
-    if out:
-        if out["dropped"]:
-            st.warning(t("ch11.dec.dropped", chars=" ".join(repr(c) for c in out["dropped"])))
-        st.dataframe(pd.DataFrame([{t("ch11.dec.strategy"): t(f"ch11.dec.s.{r['strategy']}"), t("ch11.dec.settings"): r["settings"],
-                                    t("ch11.dec.text"): repr(r["text"])} for r in out["rows"]]), hide_index=True,
-                     key="ch11_dec_table")
-        st.dataframe(pd.DataFrame([{t("ch11.dec.beam"): b["beam"], t("ch11.dec.logprob"): f"{b['logprob']:.2f}",
-                                    t("ch11.dec.text"): repr(b["text"])} for b in out["beams"]]), hide_index=True,
-                     key="ch11_beam_table")
-        st.caption(t("ch11.dec.note"))
-        if tree := st.session_state.get("ch11_tree"):
-            st.plotly_chart(dec.tree_figure(tree, t("ch11.dec.tree", best=repr(tree["best"]), lp=f"{tree['best_logprob']:.2f}"),
-                                            {"step": t("ch11.dec.step"), "rank": t("ch11.dec.rank")}), key="ch11_tree_fig")
-            st.caption(t("ch11.dec.tree_note"))
-else:
-    st.info(t("ch11.dec.train_first"))
+trained = runner.section("ch11_gpt", lambda stop, emit, s=gpt_settings: dec.train_char_gpt(s, stop, emit),
+                         button=t("ch11.dec.train", steps=gpt_settings.steps), primary=False, accept=lambda r: len(r.losses) > 0,
+                         render=curves_of("ch11_gpt_live", "step", "loss", t("ch11.dec.loss")))
+if trained is not None:
+    st.caption(t("ch11.dec.trained", steps=len(trained.losses), loss=f"{trained.losses[-1]:.2f}", s=f"{trained.seconds:.0f}"))
+GPTS = {"shipped": shipped_gpt(), **({"trained": trained} if trained is not None else {})}
+pick = st.radio(t("ch11.dec.model"), list(GPTS), format_func=lambda k: t(f"ch11.dec.src.{k}"), horizontal=True, key="ch11_gpt_pick")
+gpt = GPTS[pick]
+c1, c2 = st.columns([3, 1])
+prompt = c1.text_input(t("ch11.dec.prompt"), "The value of ", key="ch11_prompt")
+n_new = c2.slider(t("ch11.dec.n_new"), 4, 60, P["gen_new"], key="ch11_n_new")
+if st.button(t("ch11.dec.run"), key="ch11_decode"):
+    st.session_state["ch11_decoded"] = tried(dec.decode_all, gpt, prompt, n_new, 0, DEV)
+    st.session_state["ch11_tree"] = st.session_state["ch11_decoded"] and dec.beam_tree(gpt, prompt, min(n_new, 10), 3, DEV)
+if out := st.session_state.get("ch11_decoded"):
+    if out["dropped"]:
+        st.warning(t("ch11.dec.dropped", chars=" ".join(repr(c) for c in out["dropped"])))
+    st.dataframe(pd.DataFrame([{t("ch11.dec.strategy"): t(f"ch11.dec.s.{r['strategy']}"), t("ch11.dec.settings"): r["settings"],
+                                t("ch11.dec.text"): repr(r["text"])} for r in out["rows"]]), hide_index=True, key="ch11_dec_table")
+    st.dataframe(pd.DataFrame([{t("ch11.dec.beam"): b["beam"], t("ch11.dec.logprob"): f"{b['logprob']:.2f}",
+                                t("ch11.dec.text"): repr(b["text"])} for b in out["beams"]]), hide_index=True, key="ch11_beam_table")
+    st.caption(t("ch11.dec.note"))
+    if tree := st.session_state.get("ch11_tree"):
+        st.plotly_chart(dec.tree_figure(tree, t("ch11.dec.tree", best=repr(tree["best"]), lp=f"{tree['best_logprob']:.2f}"),
+                                        {"step": t("ch11.dec.step"), "rank": t("ch11.dec.rank")}), key="ch11_tree_fig")
+        st.caption(t("ch11.dec.tree_note"))
 layout.code_panel([dec.train_char_gpt, dec.decode_all, dec.beam_tree], "ch11_decoding.py", "ch11_dec",
                   script=takehome.script(dec.train_char_gpt, dec.decode_all, dec.beam_tree, dec.TinyGPTSettings, filename="ch11_decoding.py",
                                          requires=["transformers"],
@@ -244,3 +291,140 @@ layout.code_panel([dec.train_char_gpt, dec.decode_all, dec.beam_tree], "ch11_dec
                                               f"{gpt_settings.max_chars}))\nfor row in decode_all(g, 'The value of ', 8 if TINY else 40)['rows']:\n"
                                               "    print(row['strategy'], repr(row['text']))\n"
                                               "print('beam tree best:', repr(beam_tree(g, 'The value of ', 6)['best']))"))
+
+st.subheader(t("ch11.prompt.title"))
+st.markdown(t("ch11.prompt.intro"))
+c1, c2, c3 = st.columns([3, 1, 2])
+question = c1.text_input(t("ch11.prompt.question"), "Raise an exception", key="ch11_pq")
+expected = c2.text_input(t("ch11.prompt.expected"), "raise", key="ch11_pa")
+shots = c3.radio(t("ch11.prompt.shots"), [0, 1, 4], index=1, horizontal=True, key="ch11_shots")
+messages = pr.chat_messages(question, shots)
+st.code(pr.char_tokenizer(gpt.chars).apply_chat_template(messages, tokenize=False, add_generation_prompt=True), language=None)
+st.caption(t("ch11.prompt.template_note"))
+if (rows := tried(pr.zero_vs_few, gpt, question, expected.strip() or None)) is not None:
+    st.dataframe(pd.DataFrame([{t("ch11.prompt.shots"): r["shots"], t("ch11.prompt.chars"): r["prompt_chars"],
+                                t("ch11.prompt.fits"): r["fits"], t("ch11.dec.text"): repr(r["continuation"]),
+                                t("ch11.prompt.logprob"): None if r["answer_logprob"] is None else round(r["answer_logprob"], 3)}
+                               for r in rows]), hide_index=True, key="ch11_shots_table")
+st.caption(t("ch11.prompt.honest", n=gpt.model.config.n_positions))
+if st.checkbox(t("ch11.prompt.online", model=pr.ONLINE_MODEL), False, key="ch11_online"):
+    if st.button(t("ch11.prompt.ask"), key="ch11_ask"):
+        try:
+            st.session_state["ch11_online_reply"] = pr.online_chat(messages)
+        except HeroError as err:
+            st.session_state["ch11_online_reply"] = err
+    if isinstance(reply := st.session_state.get("ch11_online_reply"), HeroError):
+        st.warning(error_text(reply), icon=":material/cloud_off:")
+    elif reply:
+        st.code(reply["rendered"], language=None)
+        st.success(reply["reply"])
+layout.code_panel([pr.char_tokenizer, pr.zero_vs_few, pr.online_chat], "ch11_prompting.py", "ch11_prompt",
+                  script=takehome.script(dec.train_char_gpt, dec.TinyGPTSettings, pr.char_tokenizer, pr.chat_messages, pr.zero_vs_few,
+                                         filename="ch11_prompting.py", requires=["transformers", "tokenizers"],
+                                         main="g = train_char_gpt(TinyGPTSettings(steps=3 if TINY else 300, n_embd=16 if TINY else 96, "
+                                              "max_chars=5000 if TINY else 200000))\n"
+                                              f"print(char_tokenizer(g.chars).apply_chat_template(chat_messages({question!r}, {shots}), "
+                                              "tokenize=False, add_generation_prompt=True))\n"
+                                              f"for row in zero_vs_few(g, {question!r}, {expected.strip() or None!r}):\n    print(row)"))
+
+# 11.6 LoRA ----------------------------------------------------------------------------------------
+layout.section("ch11.lora", "11.6")
+c1, c2 = st.columns(2)
+rank = c1.select_slider(t("ch11.lora.rank"), [1, 2, 4, 8, 16, 32, 64, 128, 256], 8, key="ch11_lora_r")
+target = c2.radio(t("ch11.lora.targets"), list(lora.TARGETS), format_func=lambda k: t(f"ch11.lora.t.{k}"), horizontal=True,
+                  key="ch11_lora_t")
+lora_s = lora.LoraSettings(r=rank, targets=target, steps=P["lora_steps"], device=DEV)
+if (cmp := tried(lora_memory, rank, target, id(gpt), gpt)) is not None:
+    full, low = cmp["full"], cmp["lora"]
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("ch11.lora.trainable"), f"{low['trainable']:,}", t("ch11.lora.share", p=f"{low['trainable'] / full['trainable']:.2%}"),
+              delta_color="off")
+    c2.metric(t("ch11.lora.full_trainable"), f"{full['trainable']:,}")
+    c3.metric(t("ch11.lora.saved"), f"{1 - low['measured']['total'] / full['measured']['total']:.0%}")
+    names = {k: t(f"ch11.cost.term.{k}") for k in ("weights", "gradients", "optimizer", "activations")}
+    st.plotly_chart(lora.memory_figure(cmp, {**names, "full": t("ch11.lora.full"), "lora": "LoRA", "measured": t("ch11.cost.measured"),
+                                             "predicted": t("ch11.cost.formula")}, t("ch11.lora.mem_chart")), key="ch11_lora_mem")
+    heads_ = {f"{run}_{m}": f"{t('ch11.lora.full') if run == 'full' else 'LoRA'} · {t('ch11.cost.measured') if m == 'measured' else t('ch11.cost.formula')} (KiB)"
+              for run in ("full", "lora") for m in ("measured", "predicted")}
+    st.dataframe(pd.DataFrame([{t("ch11.cost.quantity"): names.get(r["term"], t("ch11.cost.total")), **{heads_[c]: r[c] for c in heads_}}
+                               for r in lora.memory_rows(cmp)]),
+                 hide_index=True, key="ch11_lora_table")
+    st.caption(t("ch11.lora.mem_note"))
+
+
+def lora_job(stop, emit, s=lora_s, g=gpt):
+    r = lora.train_lora(g, s, stop, emit)
+    return {**r, "samples": lora.compare_samples(g, r["model"])}
+
+
+lora_run = runner.section("ch11_lora", lora_job, button=t("ch11.lora.train", steps=lora_s.steps, r=rank),
+                          accept=lambda r: len(r["losses"]) > 0, render=curves_of("ch11_lora_live", "step", "loss", t("ch11.dec.loss")))
+if lora_run is not None:
+    c1, c2 = st.columns(2)
+    c1.metric(t("ch11.lora.val_loss"), f"{lora_run['loss_after']:.2f}", f"{lora_run['loss_after'] - lora_run['loss_before']:+.2f}",
+              delta_color="inverse")
+    c2.metric(t("ch11.lora.seconds"), f"{lora_run['seconds']:.0f} s")
+    st.dataframe(pd.DataFrame([{t("ch11.dec.model"): k, t("ch11.dec.text"): repr("this film was " + v)}
+                               for k, v in lora_run["samples"].items()]), hide_index=True, key="ch11_lora_samples")
+layout.code_panel([lora.lora_model, lora.measure_step, lora.train_lora], "ch11_lora.py", "ch11_lora",
+                  script=takehome.script(dec.train_char_gpt, dec.TinyGPTSettings, lora.LoraSettings, lora.memory_compare, lora.train_lora,
+                                         filename="ch11_lora.py", requires=["transformers", "peft"],
+                                         main="g = train_char_gpt(TinyGPTSettings(steps=3 if TINY else 300, n_embd=16 if TINY else 96, "
+                                              "max_chars=5000 if TINY else 200000))\n"
+                                              f"s = LoraSettings(r={min(rank, 8)} if TINY else {rank}, targets={target!r}, steps=2 if TINY else {lora_s.steps})\n"
+                                              "for run, m in memory_compare(g, s).items():\n    print(run, m['trainable'], m['measured'])\n"
+                                              "r = train_lora(g, s)\nprint('held-out review loss', r['loss_before'], '->', r['loss_after'])"))
+
+# 11.7 bias probe ----------------------------------------------------------------------------------
+layout.section("ch11.bias", "11.7")
+test = st.selectbox(t("ch11.bias.test"), list(bias.TESTS), format_func=lambda k: t(f"ch11.bias.t.{k}"), key="ch11_weat_test")
+cols = st.columns(4)
+word_sets = {k: cols[i].text_area(t(f"ch11.bias.set.{k}"), ", ".join(bias.TESTS[test][k]), key=f"ch11_weat_{test}_{k}", height=130)
+             for i, k in enumerate("XYAB")}
+if st.button(t("ch11.bias.run"), key="ch11_weat"):
+    st.session_state["ch11_weat_result"] = tried(lambda: bias.run_weat({k: bias.parse_words(v) for k, v in word_sets.items()},
+                                                                       TOK, MODEL, DEV, P["weat_perm"]))
+if weat := st.session_state.get("ch11_weat_result"):
+    c1, c2 = st.columns(2)
+    c1.metric(t("ch11.bias.effect"), f"{weat['effect_size']:+.2f}")
+    c2.metric(t("ch11.bias.p"), f"{weat['p_value']:.4f}", t("ch11.bias.exact" if weat["exact"] else "ch11.bias.sampled", n=weat["n_splits"]),
+              delta_color="off")
+    st.plotly_chart(bias.association_figure(weat, {"X": t("ch11.bias.set.X"), "Y": t("ch11.bias.set.Y"), "s": t("ch11.bias.s")}),
+                    key="ch11_weat_fig")
+st.caption(t("ch11.bias.limits"))
+layout.code_panel([bias.association, bias.weat, bias.run_weat], "ch11_bias.py", "ch11_bias",
+                  script=takehome.script(tk.load_minilm, bias.run_weat, filename="ch11_bias.py", requires=REQ,
+                                         main=f"tok, model = load_minilm()\nr = run_weat(TESTS[{test!r}], tok, model, n_perm=200 if TINY else 10000)\n"
+                                              "print('effect size', round(r['effect_size'], 3), 'p', r['p_value'])"))
+
+# 11.8 实战: Trainer vs a plain loop -----------------------------------------------------------------
+layout.section("ch11.hf", "11.8")
+hf_s = hft.TrainerSettings(**P["hf"], device=DEV)
+
+
+def shelve_hf(r: dict) -> None:
+    for name, res in r.items():
+        shelf.put("ch11", "sentiment-classifier-hf", res["model"], f"minilm-{name}", metric=f"val_acc {res['val_acc']:.1%}",
+                  info={"trained_with": name, "files": "save_pretrained"}, files=lambda m=res["model"]: hft.pretrained_files(m, TOK))
+
+
+hf = runner.section("ch11_hf", lambda stop, emit, s=hf_s: hft.both(s, TOK, stop, emit), button=t("ch11.hf.train", n=hf_s.n),
+                    accept=lambda r: len(r) == 2, on_result=shelve_hf,
+                    render=curves_of("ch11_hf_live", "step", "loss", t("ch11.dec.loss"), split=("trainer", "plain")))
+if hf is not None:
+    st.plotly_chart(viz.curves({t(f"ch11.hf.{k}"): v["losses"] for k, v in hf.items()}, ["loss"],
+                               {"loss": t("ch11.hf.loss"), "step": "step"}, x="step"), key="ch11_hf_fig")
+    c1, c2, c3 = st.columns(3)
+    for col, k in ((c1, "trainer"), (c2, "plain")):
+        col.metric(t(f"ch11.hf.{k}"), f"{hf[k]['val_acc']:.1%}", f"{hf[k]['seconds']:.0f} s", delta_color="off")
+    c3.metric(t("ch11.hf.ratio"), f"{hf['trainer']['seconds'] / hf['plain']['seconds']:.2f}×")
+st.caption(t("ch11.hf.note"))
+c1, c2 = st.columns(2)
+for col, fn, name in ((c1, hft.hf_trainer, "trainer"), (c2, hft.plain_loop, "plain")):
+    with col:
+        layout.code_panel(fn, f"ch11_{name}.py", f"ch11_hf_{name}", expanded=True, label=t(f"ch11.hf.{name}"),
+                          script=takehome.script(tk.load_minilm, hft.TrainerSettings, fn, filename=f"ch11_{name}.py",
+                                                 requires=[*REQ, "accelerate"] if name == "trainer" else REQ,
+                                                 main=f"tok, _ = load_minilm()\nr = {fn.__name__}(TrainerSettings(n=24 if TINY else {hf_s.n}, "
+                                                      f"batch_size=8 if TINY else {hf_s.batch_size}), tok)\n"
+                                                      "print('validation accuracy', r['val_acc'], 'seconds', round(r['seconds'], 1))"))

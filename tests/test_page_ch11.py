@@ -55,3 +55,51 @@ def test_search_sentiment_and_decoding_runs(app):
     app.text_input(key="ch11_prompt").set_value("你好").run()
     click(app, "ch11_decode")
     assert any("English prose" in e for e in errors(app))
+
+
+def test_shipped_gpt_prompting_lora_and_bias(app):
+    open_page(app, PAGE)
+    assert not errors(app) and not app.exception
+    assert app.radio(key="ch11_gpt_pick").value == "shipped"          # the shipped GPT-2 answers at once
+    click(app, "ch11_decode")
+    assert len([d.value for d in app.dataframe if "Strategy" in d.value.columns][0]) == 8
+    assert any("<|im_start|>assistant" in c.value for c in app.code)  # apply_chat_template rendered ChatML
+    shots = [d.value for d in app.dataframe if "Examples in the prompt" in d.value.columns][0]
+    assert list(shots["Examples in the prompt"]) == [0, 1, 4]
+    app.checkbox(key="ch11_online").check().run()
+    click(app, "ch11_ask")                                            # HF_HUB_OFFLINE=1: a clean fallback
+    assert any("could not be loaded" in w.value for w in app.warning) and not app.exception
+    app.text_input(key="ch11_pq").set_value("你好世界").run()
+    assert any("English prose" in e for e in errors(app))
+    lora_table = [d.value for d in app.dataframe if "Quantity" in d.value.columns and "LoRA · Measured (KiB)" in d.value.columns][0]
+    assert len(lora_table) == 5
+    click(app, "start_ch11_lora")
+    finish_runs(app, timeout=300)
+    assert any(m.label == "Held-out review loss after LoRA" for m in app.metric)
+    app.select_slider(key="ch11_lora_r").set_value(256).run()
+    assert any("LoRA rank 256 is out of range" in e for e in errors(app))
+    assert any(m.label == "Held-out review loss after LoRA" for m in app.metric)   # the run is kept
+    click(app, "ch11_weat")
+    assert any(m.label == "Effect size d" for m in app.metric)
+    app.text_area(key="ch11_weat_flowers_insects_X").set_value("rose").run()
+    click(app, "ch11_weat")
+    assert translate("en", "errors.ch11.weat_words", n=1, limit=40) in errors(app)
+    app.session_state["lang"] = "zh"
+    app.run()
+    assert not app.exception and any("LoRA" in h.value for h in app.header)
+
+
+def test_heads_and_trainer_vs_loop(app):
+    open_page(app, PAGE)
+    click(app, "start_ch11_ner")
+    finish_runs(app, timeout=300)
+    assert any(m.label == "Entity-word accuracy (held out)" for m in app.metric)
+    assert any("-background[" in m.value for m in app.markdown)
+    click(app, "start_ch11_qa")
+    finish_runs(app, timeout=300)
+    assert any(c.value.startswith("Answer: ") for c in app.caption)
+    click(app, "start_ch11_hf")
+    finish_runs(app, timeout=600)
+    assert any(m.label == "Trainer time / plain loop time" for m in app.metric)
+    kinds = [item.kind for item in app.session_state["_hero_shelf"].items()]
+    assert kinds.count("sentiment-classifier-hf") == 2
