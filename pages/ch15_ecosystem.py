@@ -77,7 +77,7 @@ st.info(t("ch15.captum.insights"), icon=":material/info:")
 c1, c2, c3 = st.columns(3)
 with c1:
     picked, model = shelf.picker("ch15_captum_pick", "digits-classifier", shipped=SHIPPED)
-ds = attr.DigitAttrSettings(index=int(c2.number_input(t("ch15.captum.index"), 0, 359, 0, key="ch15_captum_index")),
+ds = attr.DigitAttrSettings(index=int(c2.number_input(t("ch15.captum.index"), 0, 358, 0, key="ch15_captum_index")),
                             ig_steps=c3.select_slider(t("ch15.captum.steps"), [8, 16, 32, 64, 128], P["ig_steps"],
                                                       key="ch15_captum_steps"), device=DEVICE)
 try:
@@ -107,7 +107,7 @@ if choices:
     c1, c2 = st.columns([1, 2])
     name = c1.selectbox(t("ch15.tokens.model"), list(choices), key="ch15_tokens_model")
     smodel, vocab, max_len, source = choices[name]
-    text = c2.text_input(t("ch15.tokens.text"), t("ch15.tokens.example_zh" if source == "zh" else "ch15.tokens.example"),
+    text = c2.text_input(t("ch15.tokens.text"), attr.EXAMPLE_REVIEWS["zh" if source == "zh" else "en"],
                          key="ch15_tokens_text")
     try:
         ta = attr.token_attributions(smodel, vocab, text, max_len, ig_steps=P["ig_steps"])

@@ -28,6 +28,8 @@ from core.lessons.ch08_nlp.tokens import MAX_TEXT_CHARS, Vocab, clean_text, toke
 from core.lessons.ch13_deployment import eval_set, image_size_of
 
 METHODS = ("saliency", "integrated_gradients", "occlusion")
+# A review to start from, in the language the sentiment model was trained on (ch08's "zh" or "en" sets).
+EXAMPLE_REVIEWS = {"en": "a wonderful, moving film with a weak ending", "zh": "这本书写得很好，但是物流太慢了"}
 
 
 @dataclass
