@@ -68,8 +68,8 @@ with c1:
     layout.code_panel([lit.lit_digits_class, lit.stream_callback, lit.train_lightning], "ch15_lightning.py",
                       "ch15_lit_code", label="Lightning", script=scr.lightning_script(ls))
 with c2:
-    layout.code_panel(lit.train_plain, "ch15_plain_loop.py", "ch15_plain_code", label=t("ch15.lit.plain"),
-                      script=scr.plain_script(ls))
+    layout.code_panel(lit.train_plain, "ch15_lightning.py", "ch15_plain_code", label=t("ch15.lit.plain"),
+                      script=scr.lightning_script(ls))     # one download runs both loops side by side
 
 # 15.2 Captum ---------------------------------------------------------------------------------------
 layout.section("ch15.captum", "15.2")
@@ -81,7 +81,8 @@ ds = attr.DigitAttrSettings(index=int(c2.number_input(t("ch15.captum.index"), 0,
                             ig_steps=c3.select_slider(t("ch15.captum.steps"), [8, 16, 32, 64, 128], P["ig_steps"],
                                                       key="ch15_captum_steps"), device=DEVICE)
 try:
-    ex = attr.explain_validation_digit(model, ds)
+    with st.spinner(t("ch15.captum.loading")):     # the first call imports Captum (seconds on 2 cores)
+        ex = attr.explain_validation_digit(model, ds)
     st.plotly_chart(fig.attribution_maps(ex, {"image": t("ch15.captum.digit", label=ex["label"]),
                                               **{m: t(f"ch15.captum.{m}") for m in attr.METHODS}},
                                          t("ch15.captum.chart", target=ex["target"], p=f"{ex['probs'][ex['target']]:.0%}")),

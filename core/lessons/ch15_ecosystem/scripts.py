@@ -26,14 +26,6 @@ print("Lightning / plain time:", round(runs["lightning"].end["seconds"] / runs["
                            title="Chapter 15.1: the ch05 CNN as a LightningModule beside the plain loop")
 
 
-def plain_script(s: lit.LitSettings) -> str:
-    main = f"""r = train_plain({_lit_settings(s)})
-print("plain loop val_acc", round(r.end["val_acc"], 3), "in", round(r.end["seconds"], 1), "s")"""
-    return takehome.script(lit.train_plain, lit.LitSettings, main=main, filename="ch15_plain_loop.py",
-                           requires=("scikit-learn",), registry_keys=LIT_KEYS,
-                           title="Chapter 15.1: the same run through a plain PyTorch loop")
-
-
 def captum_script(s: attr.DigitAttrSettings) -> str:
     main = f"""model = train_plain(LitSettings(epochs=1 if TINY else 10)).model   # a ch05 CNN trained here
 out = explain_validation_digit(model, DigitAttrSettings(index={s.index}, ig_steps={s.ig_steps}))
