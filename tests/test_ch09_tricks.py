@@ -139,6 +139,41 @@ def test_tensorboard_files_read_back_with_the_logged_values(tmp_path):
     assert any(n.startswith("demo/events.out.tfevents") for n in names_in_zip)
 
 
+def test_graph_drawn_from_the_event_file_is_the_model(tmp_path):
+    """The GraphDef read back holds the MLP's layers in data-flow order, with the widths the model has."""
+    run = lesson.tensorboard_demo(tmp_path, "g", epochs=1)
+    nodes = lesson.read_events(run["run_dir"])["graph_nodes"]
+    assert nodes == lesson.read_graph(run["run_dir"])
+    shown, edges = lesson.visible_graph(nodes)
+    chain = [n["op"] for n in sorted(shown, key=lambda n: n["x"])]
+    assert chain == ["IO Node", "aten::flatten", "aten::linear", "aten::relu", "aten::linear", "aten::relu",
+                     "aten::linear", "IO Node"]
+    assert [n["x"] for n in sorted(shown, key=lambda n: n["x"])] == list(range(8))   # one column per step
+    assert len(edges) == 7 and all(shown[b]["x"] == shown[a]["x"] + 1 for a, b in edges)
+    model = nets.build("mlp", {"in_features": 64, "hidden": (64, 32), "out_features": 10})
+    widths = [m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [n["shape"][1] for n in sorted(shown, key=lambda n: n["x"]) if n["op"] == "aten::linear"] == widths
+    assert {n["module"] for n in shown if n["op"] == "aten::linear"} == {"Linear[0]", "Linear[2]", "Linear[4]"}
+    fig = lesson.graph_figure(nodes, "graph")
+    assert sum(len(tr.x) for tr in fig.data) == len(shown) and len(fig.layout.annotations) == len(edges)
+
+
+def test_zip_unzips_to_the_folder_the_command_opens(tmp_path):
+    """Unzip the download, take the path from the shown command, read it as `tensorboard --logdir` does."""
+    import io, zipfile
+    logdir = tmp_path / "logs"
+    lesson.tensorboard_demo(logdir, "mlp_run1", epochs=1)
+    lesson.tensorboard_demo(logdir, "mlp_run2", epochs=1)
+    home = tmp_path / "home"
+    zipfile.ZipFile(io.BytesIO(lesson.zip_logdir(logdir, "ch09_tensorboard"))).extractall(home)
+    command = lesson.tensorboard_command("ch09_tensorboard")
+    assert command.startswith("tensorboard --logdir ")
+    runs = lesson.read_logdir(home / command.split("--logdir ", 1)[1])
+    assert set(runs) == {"mlp_run1", "mlp_run2"}
+    for events in runs.values():
+        assert events["graph"] and events["graph_nodes"] and "epoch/val_acc" in events["scalars"]
+
+
 def test_prune_runs_keeps_the_newest(tmp_path):
     import os, time
     for i in range(5):
@@ -193,6 +228,51 @@ def test_shuffled_labels_stay_at_chance(clinic):
     _, res = clinic
     assert res["shuffled_labels"]["buggy"]["val_acc"][-1] < 0.25
     assert res["shuffled_labels"]["fixed"]["val_acc"][-1] > 0.7
+
+
+def test_wrong_device_raises_the_real_device_error(clinic):
+    """On this CPU-only host the bug's model goes to ``meta``: the device error a GPU gives, not a dtype one."""
+    _, res = clinic
+    if torch.cuda.is_available():
+        pytest.skip("checked by the GPU variant below")
+    assert lesson.bug_device("cpu") == "meta" and lesson.bug_device("cuda") == "cuda"
+    err = res["wrong_device"]["buggy"]["error"]
+    assert isinstance(err, HeroError) and err.code == "ch09.device_mismatch"
+    assert err.params["detail"] == "Tensor on device meta is not on the expected device cpu!"
+    assert res["wrong_device"]["fixed"]["error"] is None and res["wrong_device"]["fixed"]["val_acc"][-1] > 0.5
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_wrong_device_on_a_gpu_is_cuda_against_cpu():
+    r = lesson.run_clinic("wrong_device", lesson.clinic_data(), 10, device="cuda")
+    assert r["buggy"]["error"].code == "ch09.device_mismatch" and "cuda" in r["buggy"]["error"].params["detail"]
+    assert r["fixed"]["error"] is None
+
+
+def test_clinic_answer_is_what_the_runs_measured(clinic):
+    """No answer before every bug ran; then the bugs whose runs show the memorising signature."""
+    _, res = clinic
+    partial = {k: v for k, v in res.items() if k != "eval_mode"}
+    assert lesson.measured_answer(partial) is None
+    answer = lesson.measured_answer(res)
+    rows = {r["bug"]: r for r in lesson.symptom_table(res)}
+    assert answer == [bug for bug, row in rows.items() if row["memorises"]]
+    for bug, row in rows.items():   # the rule, recomputed from the charts themselves
+        b = res[bug]["buggy"]
+        if b["error"] is None:
+            assert row["loss_last"] == pytest.approx(np.mean(b["losses"][-5:]))
+            assert row["val_acc"] == b["val_acc"][-1]
+    # a loss that only falls from a huge start back to ln 10 is not learning; below ln 10 at chance is memorising
+    base = {"error": None, "loss_first": 2900.0, "loss_last": 2.29, "val_acc": 0.11, "fixed_val_acc": 0.85}
+    assert not lesson.learns_nothing(base)
+    assert lesson.learns_nothing({**base, "loss_first": 2.32, "loss_last": 2.0})
+    assert not lesson.learns_nothing({**base, "loss_last": 2.0, "val_acc": 0.5})
+    assert not lesson.learns_nothing({**base, "loss_last": 2.0, "fixed_val_acc": 0.15})
+
+
+def test_default_clinic_measures_shuffled_labels():
+    runs = lesson.run_every_bug(lesson.clinic_data(), lesson.PRESETS["default"]["clinic_steps"])
+    assert list(runs) == list(lesson.BUGS) and lesson.measured_answer(runs) == ["shuffled_labels"]
 
 
 def test_wrong_dtype_raises_the_real_error_translated(clinic):
@@ -251,6 +331,42 @@ def test_same_seed_same_curve_other_seed_different():
     assert r["same_seed_identical"] and r["same_seed_diff"] == 0.0
     assert r["other_seed_diff"] > 0 and r["unseeded_diff"] > 0
     assert len(r["runs"]["a1"]) == 8
+
+
+def test_tune_the_ch08_sentiment_gru_with_clipping(tmp_path):
+    s = lesson.TuneSettings(model="ch08_sentiment", source="en", reviews=300, epochs=1, finder_steps=10)
+    res = lesson.tune_digits(s, tmp_path)
+    assert res["model"] == "ch08_sentiment" and res["info"]["classes"] == ["negative", "positive"]
+    tuned, base = res["runs"]["tuned"]["differs"], res["runs"]["baseline"]["differs"]
+    assert tuned["grad_clip"] == 1.0 and base["grad_clip"] == 0.0 and base["lr"] == 3e-3
+    assert tuned["lr"] == res["finder"]["steepest"]
+    runs = lesson.read_logdir(tmp_path)
+    assert set(runs) == {"baseline", "tuned"} and all(r["graph"] for r in runs.values())
+    assert any(n["op"] == "aten::embedding" for n in runs["tuned"]["graph_nodes"])
+    # a shelf model keeps its own vocabulary, and both runs start from its weights
+    model, info = res["runs"]["tuned"]["model"], res["info"]
+    task = lesson.tune_task(s, model, info)
+    assert task.split.X_train.max() < len(info["vocab"])
+    first, again = task.make_model(), task.make_model()
+    for a, b, c in zip(first.parameters(), again.parameters(), model.parameters()):
+        assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_tune_the_ch07_resnet_keeps_chapter_7s_freezing(tmp_path):
+    from core.lessons import ch07_vision as vision
+    s = lesson.TuneSettings(model="ch07_resnet", photos=4, epochs=1, finder_steps=10)
+    task = lesson.tune_task(s)
+    net = task.make_model()
+    frozen = vision.freeze(vision.transfer_net(vision.pretrained_backbone(False), len(task.info["classes"])),
+                           vision.FinetuneSettings().freeze)
+    assert list(net.frozen) == frozen                       # whatever chapter 7's recipe freezes
+    assert all(p.requires_grad == (g not in frozen) for g in net.groups for p in net.groups[g].parameters())
+    assert task.baseline_lr == vision.FinetuneSettings().lr and task.batch_size == vision.FinetuneSettings().batch_size
+    res = lesson.run_tuning(task, s, tmp_path)
+    assert {r["run"] for r in res["table"]} == {"baseline", "tuned"} and res["info"]["classes"]
+    assert lesson.read_logdir(tmp_path)["tuned"]["graph"]
+    with pytest.raises(HeroError):
+        lesson.tune_task(lesson.TuneSettings(model="gpt5"))
 
 
 def test_tune_logs_both_runs_and_uses_the_finder_lr(tmp_path):

@@ -1,5 +1,6 @@
 """Chapter 9 page through the real router (tiny preset): every main button, results rendered, errors translated."""
 from core.i18n import translate
+from core.lessons import ch09_tricks as lesson
 from tests.conftest import click, finish_runs, open_page
 
 PAGE = "pages/ch09_tricks.py"
@@ -8,6 +9,10 @@ PAGE = "pages/ch09_tricks.py"
 def texts(app) -> str:
     return " ".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "metric", "code")
                     for e in getattr(app, kind))
+
+
+def shown_code(app) -> str:
+    return " ".join(str(e.value) for e in app.code)
 
 
 def test_page_trains_and_renders_every_section(app):
@@ -45,6 +50,9 @@ def test_page_trains_and_renders_every_section(app):
     click(app, "ch09_tb_run")
     tb = app.session_state["ch09_tb"]
     assert tb["graph"] and "epoch/val_acc" in tb["scalars"]
+    assert tb["graph_nodes"] and "ch09_tb_graph" in [e.key for e in app.get("plotly_chart")]   # drawn
+    assert translate("en", "ch09.tb.graph_caption").split("}")[1][:20] in texts(app)
+    assert "unzip ch09_tensorboard.zip\ntensorboard --logdir ch09_tensorboard" in shown_code(app)
     assert app.selectbox(key="ch09_tb_tag").value.startswith(("grads/", "weights/"))
     click(app, "ch09_hooks_run")
     assert len(app.session_state["ch09_hooks"]["bad"]["stats"]) == 4
@@ -57,6 +65,41 @@ def test_page_trains_and_renders_every_section(app):
     for key in ("ch09.repro.deterministic", "ch09.bugs.shuffled_labels.diagnosis", "ch09.tb.command"):
         assert translate("en", key)[:30] in shown, key
     assert "--- buggy_shuffled_labels.py" in shown
+    assert not app.exception
+
+
+def test_clinic_answer_comes_from_the_runs_and_the_device_bug_is_a_device_error(app):
+    open_page(app, PAGE)
+    app.radio(key="radio_ch09_bug").set_value(translate("en", "ch09.bugs.shuffled_labels.label")).run()
+    click(app, "commit_ch09_bug")
+    app.selectbox(key="ch09_bug").set_value("wrong_device").run()
+    click(app, "ch09_clinic_run")
+    assert any("meta is not on the expected device cpu" in e.value for e in app.error)   # not a dtype error
+    assert not app.warning and not app.success            # no answer before every script has run
+    click(app, "start_ch09_clinic_all")
+    finish_runs(app, timeout=120)
+    runs = app.session_state["ch09_clinic_runs"]
+    assert set(runs) == set(lesson.BUGS)
+    answer = lesson.measured_answer(runs)
+    expected = ", ".join(translate("en", f"ch09.bugs.{b}.label") for b in answer) or translate("en", "ch09.clinic.none")
+    said = " ".join(e.value for e in [*app.warning, *app.success])
+    assert f"**{expected}**" in said or (answer == ["shuffled_labels"] and "correct" in said)
+    assert any("memorises" in d.value.columns and len(d.value) == len(lesson.BUGS) for d in app.dataframe)
+
+
+def test_tune_the_ch08_model_lands_on_the_shelf(app):
+    open_page(app, PAGE)
+    app.radio(key="ch09_tune_model").set_value("ch08_sentiment").run()
+    app.radio(key="ch09_tune_src").set_value("en").run()
+    click(app, "start_ch09_tune")
+    finish_runs(app, timeout=180)
+    tuned = app.session_state["ch09_tune"]
+    assert tuned["model"] == "ch08_sentiment" and tuned["runs"]["tuned"]["differs"]["grad_clip"] == 1.0
+    mine = app.session_state["_hero_shelf"].items("sentiment")
+    assert [i.chapter for i in mine] == ["ch09"] and mine[0].info["vocab"] == tuned["info"]["vocab"]
+    # the visitor's tuned GRU is offered as the next start
+    assert len(app.selectbox(key="ch09_tune_start_ch08_sentiment").options) == 2
+    assert "tensorboard --logdir ch09_tuning_tensorboard" in shown_code(app)
     assert not app.exception
 
 

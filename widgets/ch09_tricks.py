@@ -1,5 +1,6 @@
-"""Chapter 9 headline demo: tune the digit CNN with the LR finder, weight decay and early stopping,
-logged to TensorBoard, against the chapter 5 baseline."""
+"""Chapter 9 headline demo: tune a model of chapters 5, 7 or 8 (digit CNN, fine-tuned ResNet,
+sentiment GRU) with the LR finder, weight decay, early stopping (and gradient clipping for the
+RNN), logged to TensorBoard, against the recipe of its own chapter."""
 from __future__ import annotations
 
 import tempfile
@@ -14,15 +15,18 @@ from core.lessons import ch09_tricks as lesson
 from widgets.common import run_status, stream_job, translator
 
 DEVICE = detect().kind
+FOLDER = "ch09_tuning_tensorboard"
 
 
-def tune(dataset: str, epochs: int, weight_decay: float, patience: int, lang: str = "en", finder_steps: int = 100):
-    """Generator: stream (status, LR-finder figure, curves figure, table, TensorBoard zip path)."""
+def tune(dataset: str, epochs: int, weight_decay: float, patience: int, lang: str = "en", finder_steps: int = 100,
+         model: str = "digits_cnn", photos: int = 30, reviews: int = 4000):
+    """Generator: stream (status, LR-finder figure, curves figure, table, TensorBoard zip path).
+    ``model``: "digits_cnn" (on ``dataset``), "ch07_resnet" or "ch08_sentiment" (fresh, as their chapters start)."""
     t = translator(lang)
     names = {k: t(f"ch09.tune.{k}") for k in ("baseline", "tuned")}
-    settings = lesson.TuneSettings(dataset=dataset, epochs=int(epochs), weight_decay=float(weight_decay),
-                                   patience=int(patience), finder_steps=int(finder_steps),
-                                   batch_size=32 if dataset == "digits" else 64, device=DEVICE)
+    settings = lesson.TuneSettings(model=model, dataset=dataset, epochs=int(epochs), weight_decay=float(weight_decay),
+                                   patience=int(patience), finder_steps=int(finder_steps), photos=int(photos),
+                                   reviews=int(reviews), batch_size=32 if dataset == "digits" else 64, device=DEVICE)
     logdir = tempfile.mkdtemp(prefix="hero-ch09-widget-")
     for events, result, error in stream_job(lambda stop, emit: lesson.tune_digits(settings, logdir, stop, emit)):
         evals = [e for e in events if e["kind"] == "eval"]
@@ -36,8 +40,8 @@ def tune(dataset: str, epochs: int, weight_decay: float, patience: int, lang: st
                                                                 ("raw", "smoothed", "steepest", "min_over_10")})
             table = pd.DataFrame(result["table"]).assign(run=lambda df: df["run"].map(names))
             acc = {r["run"]: r["val_acc"] for r in result["table"]}
-            archive = Path(logdir).parent / f"{Path(logdir).name}.zip"
-            archive.write_bytes(lesson.zip_logdir(logdir))
+            archive = Path(tempfile.mkdtemp(prefix="hero-ch09-zip-")) / f"{FOLDER}.zip"
+            archive.write_bytes(lesson.zip_logdir(logdir, FOLDER))   # unzips to the folder the command opens
             status = t("ch09.tune.status_done", a=f"{acc.get('baseline', float('nan')):.1%}",
                        b=f"{acc.get('tuned', float('nan')):.1%}")
             yield run_status(lang, events, result, done_text=status), finder, curves, table.round(4), str(archive)
@@ -57,6 +61,8 @@ def build(lang: str = "en") -> gr.Blocks:
     t = translator(lang)
     with gr.Blocks(title=t("chapters.ch09.title")) as demo:
         gr.Markdown(f"## {t('ch09.tune.title')}\n{t('ch09.tune.intro')}")
+        model = gr.Radio([(t(f"ch09.tune.model_{m}"), m) for m in lesson.TUNE_MODELS], value="digits_cnn",
+                         label=t("ch09.tune.model"))
         with gr.Row():
             dataset = gr.Radio([(t("ch09.tune.digits"), "digits"), (t("ch09.tune.mnist5k"), "mnist5k")],
                                value="digits", label=t("ch09.tune.dataset"))
@@ -70,9 +76,10 @@ def build(lang: str = "en") -> gr.Blocks:
             curves = gr.Plot(label=t("ch09.tune.curves"))
         table = gr.Dataframe(label=t("ch09.tune.table"))
         logs = gr.File(label=t("ch09.tune.download"))
-        gr.Markdown("`tensorboard --logdir <unzipped folder>`")
-        lang_box = gr.State(lang)
-        button.click(tune, [dataset, epochs, weight_decay, patience, lang_box], [status, finder, curves, table, logs])
+        gr.Markdown(f"`unzip {FOLDER}.zip && {lesson.tensorboard_command(FOLDER)}`")
+        lang_box, steps = gr.State(lang), gr.State(100)
+        button.click(tune, [dataset, epochs, weight_decay, patience, lang_box, steps, model],
+                     [status, finder, curves, table, logs])
     return demo
 
 
