@@ -1,21 +1,52 @@
-"""Chapter 7 — computer vision (widgets → core.lessons.ch07_vision → figures)."""
-import numpy as np
-import pandas as pd
-import streamlit as st
-import torch
+"""Chapter 7 — computer vision (widgets → core.lessons.ch07_vision → figures).
 
-from core import uploads, viz
-from core.device import preset
-from core.errors import HeroError
-from core.lessons import ch07_vision as lesson
-from core.lessons.ch05_training import preprocess_drawing
-from ui import cache, layout, runner, shelf
-from ui.i18n import t
+First view: the title is drawn before the chapter's modules import; figures that only depend on
+widget values are cached for every visitor (``st.cache_data``); the built-in photo set, the zoo and
+every model are built only behind the toggle or button that needs them."""
+import streamlit as st
+
+from ui import layout
+
+layout.chapter_header("ch07")   # first: a visitor sees the page while torch and the lessons load
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from core import uploads, viz  # noqa: E402
+from core.device import preset  # noqa: E402
+from core.errors import HeroError  # noqa: E402
+from core.lessons import ch07_vision as lesson  # noqa: E402
+from core.lessons.ch05_training import preprocess_drawing  # noqa: E402
+from ui import cache, runner, shelf  # noqa: E402
+from ui.i18n import t  # noqa: E402
 
 P = lesson.PRESETS[preset(layout.device_info())]
 DEVICE = layout.device()
 S = st.session_state
-layout.chapter_header("ch07")
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def conv_view(index: int, kernel: str, k: int, s: int, p: int, d: int, titles: tuple) -> tuple[dict, object]:
+    """The convolution demo and its figure: shared by every visitor with the same settings."""
+    demo = lesson.conv_demo(lesson.digit_image(index), kernel, k, s, p, d)
+    return demo, lesson.conv_figure(demo, titles)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def grid_figure(images: np.ndarray, titles: tuple, cols: int = 8):
+    """``viz.image_grid`` (a subplot per image: the page's slowest figure), cached by content."""
+    return viz.image_grid(images, list(titles), cols=cols)
+
+
+@st.cache_resource(show_spinner=False)
+def feature_cnn():
+    return cache.checkpoint(lesson.FEATURE_CHECKPOINT)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def features_of(pixels: np.ndarray) -> dict:
+    """Every layer's feature maps for one image (the shared checkpoint in eval mode, no grad)."""
+    return lesson.feature_maps(feature_cnn()[0], torch.tensor(np.asarray(pixels, np.float32))[None])
 
 
 def shelve(name: str, model, classes, metric: str, backbone: str) -> None:
@@ -39,10 +70,11 @@ p = c[4].slider(t("ch07.conv.p"), 0, 4, 1, key="ch07_p")
 d = c[5].slider(t("ch07.conv.d"), 1, 4, 1, key="ch07_d")
 image = mnist.X[int(index)].reshape(28, 28)
 try:
-    demo = lesson.conv_demo(image, kernel, k, s, p, d)
+    out_size = lesson.conv_output_size(28, k, s, p, d)
+    demo, conv_fig = conv_view(int(index), kernel, k, s, p, d, (t("ch07.conv.padded", n=28 + 2 * p), t("ch07.conv.kernel"),
+                                                               t("ch07.conv.output", n=out_size)))
     st.markdown(t("ch07.conv.formula", formula=demo["formula"], out=demo["out_size"]))
-    st.plotly_chart(lesson.conv_figure(demo, (t("ch07.conv.padded", n=demo["n"] + 2 * p), t("ch07.conv.kernel"),
-                                              t("ch07.conv.output", n=demo["out_size"]))), key="ch07_conv_fig")
+    st.plotly_chart(conv_fig, key="ch07_conv_fig")
     st.code(demo["layer"], language="text")
 except HeroError as err:
     layout.show_error(err)
@@ -68,7 +100,7 @@ layout.code_panel([lesson.receptive_field, lesson.measured_receptive_field], "ch
 
 # 7.1 feature maps of the trained ch05 digit CNN ------------------------------------------------
 layout.section("ch07.features", "7.1")
-cnn, loaded = cache.checkpoint(lesson.FEATURE_CHECKPOINT)
+loaded = feature_cnn()[1]
 st.caption(t("ch07.features.model", name=lesson.FEATURE_CHECKPOINT, source=loaded.source))
 source_labels = {v: t(f"ch07.features.{v}") for v in ("dataset", "draw")}
 source = st.radio(t("ch07.features.input"), list(source_labels), horizontal=True, key="ch07_fm_source",
@@ -84,14 +116,14 @@ if source == "draw":
     if drawn is None:
         st.info(t("ch07.features.empty"))
     pixels = drawn if drawn is not None else pixels
-fm = lesson.feature_maps(cnn, torch.tensor(np.asarray(pixels, np.float32))[None])
+fm = features_of(np.asarray(pixels, np.float32))
 layer_labels = {i: f"{i + 1}. {L['name']} ({L['type']}) {'×'.join(map(str, L['maps'].shape))}"
                 for i, L in enumerate(fm["layers"])}
 layer = st.selectbox(t("ch07.features.layer"), list(layer_labels), key="ch07_fm_layer", format_func=layer_labels.get)
 maps = fm["layers"][layer]["maps"][:16]
 c1, c2 = st.columns([3, 1])
-c1.plotly_chart(viz.image_grid(maps, [f"#{i}" for i in range(len(maps))]), key="ch07_fm_grid")
-c2.plotly_chart(viz.image_grid(np.asarray(pixels).reshape(1, 28, 28), [t("ch07.features.seen")], cols=1),
+c1.plotly_chart(grid_figure(maps, tuple(f"#{i}" for i in range(len(maps)))), key="ch07_fm_grid")
+c2.plotly_chart(grid_figure(np.asarray(pixels).reshape(1, 28, 28), (t("ch07.features.seen"),), cols=1),
                 key="ch07_fm_input")
 st.plotly_chart(viz.probability_bars(fm["probs"], mnist.classes, t("ch07.features.probs")), key="ch07_fm_probs")
 layout.code_panel(lesson.feature_maps, "ch07_feature_maps.py", "ch07_fm_code",
@@ -199,7 +231,7 @@ if imb:
 layout.code_panel([lesson.class_weights, lesson.resampling_loader, lesson.train_imbalance], "ch07_imbalance.py",
                   "ch07_imb_code", script=lesson.imbalance_script(imb_settings))
 
-# 7.5 实战: fine-tune on your own images, then explain a prediction ---------------------------------
+# 7.5 实战: fine-tune on your own images (or the built-in real photos), then explain a prediction -------
 layout.section("ch07.project", "7.5")
 set_labels = {v: t(f"ch07.project.{v}") for v in ("builtin", "upload")}
 which = st.radio(t("ch07.project.set"), list(set_labels), horizontal=True, key="ch07_set", format_func=set_labels.get)
@@ -208,33 +240,46 @@ try:
     if which == "upload":
         archive = st.file_uploader(t("ch07.project.zip"), type=["zip"], key="ch07_zip", max_upload_size=50)
         if archive is not None:
-            ds = lesson.folder_dataset(uploads.read_image_zip(archive.getvalue(), min_per_class=2))
+            ds = lesson.folder_dataset(uploads.read_image_zip(archive.getvalue(), min_per_class=2), P["photo_size"])
     else:
-        ds = cache.dataset("ch07_photos", n_per_class=P["photos"])
+        st.markdown(t("ch07.project.builtin_about"))
+        if st.toggle(t("ch07.project.show_set"), key="ch07_show_set"):   # built only when asked for (first view)
+            ds = cache.dataset("ch07_photos", n_per_class=P["photos"], size=P["photo_size"])
 except HeroError as err:
     layout.show_error(err)
 if ds is not None:
     st.caption(ds.source)
-    show = (ds.X[:: max(1, len(ds) // 8)][:8].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1) * 255).astype(np.uint8)
-    st.image(list(show), width=64, caption=[ds.classes[i] for i in ds.y[:: max(1, len(ds) // 8)][:8]])
-    c1, c2 = st.columns(2)
+    shown = lesson.preview_rows(ds)
+    side = ds.image_shape[0]
+    st.image([(ds.X[i].reshape(3, side, side).transpose(1, 2, 0) * 255).astype(np.uint8) for i in shown], width=72,
+             caption=[lesson.preview_caption(ds, i, t("ch07.project.train_tag"), t("ch07.project.val_tag")) for i in shown])
+if ds is not None or which == "builtin":
+    c1, c2, c3 = st.columns([2, 3, 2])
     ft_epochs = c1.slider(t("ch07.transfer.epochs"), 1, 40, P["ft_epochs"], key="ch07_ft_epochs")
-    ft_freeze = c2.radio(t("ch07.transfer.freeze"), lesson.FREEZE_LEVELS, index=1, key="ch07_ft_freeze",
+    ft_freeze = c2.radio(t("ch07.transfer.freeze"), lesson.FREEZE_LEVELS, index=0, key="ch07_ft_freeze",
                          format_func=freeze_labels.get, horizontal=True)
-    fs = lesson.FinetuneSettings(epochs=ft_epochs, freeze=ft_freeze, device=DEVICE)
-    runner.section("ch07_ft", lambda stop, emit, data=ds, s=fs: lesson.finetune(data, s, stop, emit),
+    ft_imagenet = c3.checkbox(t("ch07.project.imagenet"), value=False, key="ch07_ft_imagenet")
+    fs = lesson.FinetuneSettings(epochs=ft_epochs, freeze=ft_freeze, imagenet=ft_imagenet, device=DEVICE)
+    runner.section("ch07_ft", lambda stop, emit, data=ds, s=fs: lesson.finetune(
+        data if data is not None else lesson.builtin_dataset(P["photos"], P["photo_size"]), s, stop, emit),
                    button=t("ch07.project.train"), state_key="ch07_ft", accept=lambda r: r.ok,
                    icon=":material/model_training:",
                    render=lambda run: st.plotly_chart(viz.curves({"fine-tune": run.of_kind("eval")},
                                                                  ["train_loss", "val_acc"]), key="ch07_ft_curves"),
-                   on_result=lambda r: shelve(f"ch07 fine-tuned on {len(r.classes)} classes", r.model, r.classes,
-                                              f"val_acc {r.end.get('val_acc', float('nan')):.1%}", "shapes"))
+                   on_result=lambda r: shelve(f"ch07 fine-tuned on {len(r.classes)} classes ({r.backbone} backbone)",
+                                              r.model, r.classes, f"val_acc {r.end.get('val_acc', float('nan')):.1%}",
+                                              r.backbone))
 if ft := S.get("ch07_ft"):
-    st.success(t("ch07.project.ready", classes=", ".join(ft.classes), acc=f"{ft.end.get('val_acc', float('nan')):.1%}"))
+    if ft.note:
+        st.warning(t("ch07.transfer.fallback", why=ft.note), icon=":material/cloud_off:")
+    st.success(t("ch07.project.ready", classes=", ".join(ft.classes), acc=f"{ft.end.get('val_acc', float('nan')):.1%}",
+                 backbone=t(f"ch07.project.backbone_{ft.backbone}")))
+    if ft.per_class:
+        st.plotly_chart(viz.bars(list(ft.per_class), list(ft.per_class.values()), t("ch07.project.per_class")),
+                        key="ch07_ft_per_class")
     photo = st.file_uploader(t("ch07.project.image"), type=None, key="ch07_photo", max_upload_size=10)
     try:
-        data = photo.getvalue() if photo is not None else lesson.image_bytes(ds.X[0] if ds is not None else
-                                                                             cache.dataset("ch07_photos").X[0])
+        data = photo.getvalue() if photo is not None else lesson.image_bytes(ft.sample)
         result = lesson.explain(ft.model, data, ft.classes, k=3)
         c = st.columns(3)
         c[0].plotly_chart(viz.probability_bars(np.array([p for _, p in result["topk"]]), [n for n, _ in result["topk"]],
@@ -246,4 +291,5 @@ if ft := S.get("ch07_ft"):
         layout.show_error(err)
 layout.code_panel([lesson.finetune_on, lesson.grad_cam, lesson.saliency, lesson.explain], "ch07_finetune.py",
                   "ch07_ft_code", script=lesson.finetune_script(lesson.FinetuneSettings(
-                      epochs=S.get("ch07_ft_epochs", P["ft_epochs"]), freeze=S.get("ch07_ft_freeze", "some"))))
+                      epochs=S.get("ch07_ft_epochs", P["ft_epochs"]), freeze=S.get("ch07_ft_freeze", "none"),
+                      imagenet=S.get("ch07_ft_imagenet", False)), P["photos"], P["photo_size"]))

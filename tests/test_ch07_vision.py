@@ -243,7 +243,7 @@ def png(colour, size=(40, 30)):
 
 def test_grad_cam_and_saliency_maps():
     net = small_backbone_net(2).eval()
-    row = datasets.load("ch07_photos", n_per_class=2).X[0]
+    row = datasets.load("ch07_photos", n_per_class=2, size=32).X[0]
     for fn in (L.grad_cam, L.saliency):
         m = fn(net, row)
         assert m.shape == (32, 32) and np.isfinite(m).all() and m.min() >= 0
@@ -280,7 +280,7 @@ def make_zip(members):
 def test_zip_to_dataset_and_limits():
     folder = uploads.read_image_zip(make_zip({"red/1.png": png((255, 0, 0)), "red/2.png": png((250, 0, 0)),
                                               "blue/1.png": png((0, 0, 255)), "blue/2.png": png((0, 0, 250))}))
-    ds = L.folder_dataset(folder)
+    ds = L.folder_dataset(folder, 32)
     assert ds.classes == ("blue", "red") and ds.X.shape == (4, 3072)
     assert np.isclose(ds.X[ds.y == 1][0].reshape(3, 32, 32)[0].mean(), 1.0)
     big = uploads.ImageFolder(("a", "b"), {"a": [png((0, 0, 0))] * 400, "b": [png((0, 0, 0))] * 201})
@@ -289,13 +289,60 @@ def test_zip_to_dataset_and_limits():
     assert e.value.code == "ch07.too_many_images"
 
 
-def test_finetune_on_builtin_photos_learns():
-    ds = L.builtin_dataset(12)
-    result = L.finetune(ds, L.FinetuneSettings(epochs=4, freeze="some"))
-    assert result.ok and result.classes == ("temple", "flower")
-    assert result.end["train_acc"] > 0.7
-    top = L.predict_topk(result.model, ds.X[0], result.classes, 3)
-    assert len(top) == 2 and top[0][1] >= top[1][1]
+def test_builtin_photos_are_four_real_classes_with_disjoint_train_and_validation_photos():
+    from core.data import photo_sets
+    ds = L.builtin_dataset(6, 32)
+    mask, photos = ds.extra["val_mask"], np.asarray(ds.extra["photos"])
+    assert len(ds.classes) >= 4 and ds.X.shape == (len(ds), 3 * 32 * 32) and 0 <= ds.X.min() and ds.X.max() <= 1
+    for k, name in enumerate(ds.classes):
+        train, val = set(photos[(ds.y == k) & ~mask]), set(photos[(ds.y == k) & mask])
+        assert train and val and not train & val, name          # validation photos are other photos
+        assert (ds.y[~mask] == k).sum() == 6 and (ds.y[mask] == k).sum() == 3
+    assert not set(photos[~mask]) & set(photos[mask])
+    train_rows = {r.tobytes() for r in ds.X[~mask]}
+    assert not any(r.tobytes() in train_rows for r in ds.X[mask])
+    for pairs in photo_sets.PHOTOS.values():                      # real photos, read from installed packages
+        for package, rel in (*pairs[0], *pairs[1]):
+            assert min(photo_sets.load_photo(package, rel).shape[:2]) >= 100, rel   # microaneurysms.png is 102²
+    again = L.builtin_dataset(6, 32)
+    assert np.array_equal(ds.X, again.X)
+    with pytest.raises(HeroError):
+        L.builtin_dataset(10**6)
+    with pytest.raises(HeroError):
+        L.builtin_dataset(4, 33)
+
+
+def test_finetune_on_builtin_photos_keeps_the_photo_split_and_learns():
+    ds = L.builtin_dataset(8, 32)
+    split = L.photo_split(ds)
+    mask = ds.extra["val_mask"]
+    assert torch.equal(split.X_val, torch.from_numpy(ds.X[mask])) and len(split.y_train) == (~mask).sum()
+    result = L.finetune(ds, L.FinetuneSettings(epochs=3))
+    assert result.ok and result.classes == ds.classes and result.backbone == "shapes" and not result.note
+    assert result.end["train_acc"] > 1.5 / len(ds.classes)            # well above chance on the training crops
+    assert set(result.per_class) == set(ds.classes) and result.model.image_size == 32
+    pred = result.model(split.X_val).argmax(1)
+    assert np.isclose(np.mean([result.per_class[c] for c in ds.classes]),
+                      np.mean([(pred[split.y_val == k] == k).float().mean() for k in range(len(ds.classes))]))
+    top = L.predict_topk(result.model, L.sample_row(ds), result.classes, 3)
+    assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
+    shown = L.preview_rows(ds)
+    assert {int(ds.y[i]) for i in shown} == set(range(len(ds.classes))) and any(mask[i] for i in shown)
+
+
+def test_finetune_takes_the_chosen_backbone_or_falls_back_cleanly():
+    ds = L.builtin_dataset(2, 32)
+
+    def offline():
+        raise urllib.error.URLError("network unreachable")
+    fell_back = L.finetune(ds, L.FinetuneSettings(epochs=1, imagenet=True), loader=offline)
+    assert fell_back.ok and fell_back.backbone == "shapes" and "URLError" in fell_back.note
+    from torchvision.models import resnet18
+    chosen = L.finetune(ds, L.FinetuneSettings(epochs=1, imagenet=True, freeze="all"), loader=lambda: resnet18())
+    assert chosen.ok and chosen.backbone == "imagenet" and not chosen.note
+    assert "layer4" in chosen.model.groups and chosen.model.head.in_features == 512
+    e = L.explain(chosen.model, L.image_bytes(ds.X[0]), chosen.classes, k=2)
+    assert len(e["topk"]) == 2 and e["cam"].shape == (128, 128)
 
 
 def test_shapes_dataset_is_deterministic():
@@ -317,7 +364,7 @@ def test_shapes_config_is_the_shipped_recipe():
     ("transfer", lambda: L.transfer_runs(L.TransferSettings(shots=1, epochs=1, n_val=10, device="meta"),
                                          L.pretrained_backbone())),
     ("imbalance", lambda: L.train_imbalance(L.ImbalanceSettings(epochs=1, device="meta"))),
-    ("own_images", lambda: L.finetune(L.builtin_dataset(4), L.FinetuneSettings(epochs=1, device="meta"))),
+    ("own_images", lambda: L.finetune(L.builtin_dataset(4, 32), L.FinetuneSettings(epochs=1, device="meta"))),
 ])
 def test_training_lessons_put_model_and_fit_on_the_settings_device(monkeypatch, module, call):
     import importlib

@@ -96,22 +96,36 @@ def test_zoo_transfer_and_imbalance_buttons(app):
     assert set(imb["recall"]) == {"plain", "weighted", "resample"} and imb["counts"][5:].max() < imb["counts"][:5].min()
 
 
-def test_finetune_classify_and_bad_uploads(app):
+def test_finetune_classify_and_bad_uploads(app, monkeypatch):
+    from core.data.photo_sets import PHOTO_CLASSES
     open_page(app, PAGE)
+    assert any("17 real photographs" in m.value for m in app.markdown)      # the prose says what the set is
     click(app, "start_ch07_ft")
     runs = finish_runs(app)
     assert runs["ch07_ft"].status == "done"
     ft = app.session_state["ch07_ft"]
-    assert ft.classes == ("temple", "flower")
+    assert ft.classes == PHOTO_CLASSES and len(ft.classes) >= 4 and ft.backbone == "shapes"
     # the fine-tuned classifier is on the shelf with its classes and image size, and downloads as safetensors
     (item,) = app.session_state["_hero_shelf"].items("image-classifier")
-    assert item.info["classes"] == ["temple", "flower"] and item.info["image_size"] == 32
+    assert item.info["classes"] == list(PHOTO_CLASSES) and item.info["image_size"] == 32
+    assert item.info["backbone"] == "shapes"
     from core import shelf as core_shelf
     import io, zipfile
     names = zipfile.ZipFile(io.BytesIO(core_shelf.package(item))).namelist()
     assert any(n.endswith(".safetensors") for n in names) and any(n.endswith(".json") for n in names)
-    assert any(s.value.startswith("Fine-tuned on temple, flower") for s in app.success)
+    ready = translate("en", "ch07.project.ready", classes=", ".join(PHOTO_CLASSES), acc=f"{ft.end['val_acc']:.1%}",
+                      backbone=translate("en", "ch07.project.backbone_shapes"))
+    assert ready in [s.value for s in app.success]
+    assert "ch07_ft_per_class" in chart_keys(app) and "ch07_cam" in chart_keys(app)
     assert not errors(app)
+    # ImageNet weights chosen but unreachable: the run falls back to the offline backbone and says so
+    from core.lessons.ch07_vision import transfer
+    monkeypatch.setattr(transfer, "imagenet_resnet18", lambda timeout=30.0, loader=None: (None, "URLError: offline"))
+    app.checkbox(key="ch07_ft_imagenet").check().run()
+    click(app, "start_ch07_ft")
+    finish_runs(app)
+    assert app.session_state["ch07_ft"].backbone == "shapes"
+    assert translate("en", "ch07.transfer.fallback", why="URLError: offline") in [w.value for w in app.warning]
     # an uploaded image is classified; a decompression bomb is refused, translated
     app.file_uploader(key="ch07_photo").set_value(("red.png", png((220, 40, 40)), "image/png")).run()
     assert not errors(app) and not app.exception

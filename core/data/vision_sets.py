@@ -5,26 +5,20 @@
   colours, sizes, positions and noise. The *source task* the transfer-learning backbone is
   pretrained on (recipe ``ch07_shapes_resnet``) — deliberately unlike the digits and photos
   it is later transferred to.
-- ``ch07_photos``: real photographs cut into 32×32 crops: random windows of scikit-learn's two
-  bundled sample photos (``load_sample_images()``: ``china.jpg`` — a temple — and ``flower.jpg``),
-  one class per photo. The built-in set of the chapter-7 实战.
+(The real photographs of the chapter-7 实战, ``ch07_photos``, are in ``core.data.photo_sets``.)
 
 Rows are flattened channel-first images [N, 3·32·32] in [0, 1] (``image_shape`` = (32, 32),
 ``extra["channels"]`` = 3).
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-from PIL import Image
 
 from core.data import ArrayDataset, register
 from core.errors import HeroError
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "ring", "cross", "h_stripes", "v_stripes",
                  "diagonal", "checker", "dots")
-PHOTO_CLASSES = ("temple", "flower")
 SIZE = 32
 MAX_PER_CLASS = 2000      # cap on generated images per class (memory: 2000·10·3·32²·4 B ≈ 245 MB)
 
@@ -87,39 +81,3 @@ def load_shapes(n_per_class: int = 300, seed: int = 0) -> ArrayDataset:
     return ArrayDataset(name="ch07_shapes", X=X.reshape(len(y), -1), y=y.astype(np.int64), classes=SHAPE_CLASSES,
                         image_shape=(SIZE, SIZE), extra={"channels": 3},
                         source=f"generated shapes & textures (PyTorch Zero to Hero), {n_per_class} per class, seed {seed}")
-
-
-@lru_cache(maxsize=1)
-def _sample_photos() -> tuple[np.ndarray, ...]:
-    from sklearn.datasets import load_sample_images
-    return tuple(load_sample_images().images)   # china.jpg, flower.jpg: uint8 [427, 640, 3]
-
-
-def random_crops(photo: np.ndarray, n: int, rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
-    """n random square windows (side 64–200 px, random mirror) of photo [H, W, 3] uint8,
-    each resized to size×size. Returns float32 [n, 3, size, size] in [0, 1]."""
-    h, w = photo.shape[:2]
-    out = np.empty((n, 3, size, size), np.float32)
-    for i in range(n):
-        side = int(rng.integers(64, min(200, h, w) + 1))
-        top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-        crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((size, size), Image.Resampling.BILINEAR)
-        a = np.asarray(crop, np.float32) / 255.0
-        if rng.random() < 0.5:
-            a = a[:, ::-1]
-        out[i] = a.transpose(2, 0, 1)
-    return out
-
-
-@register("ch07_photos")
-def load_photo_crops(n_per_class: int = 40, seed: int = 0) -> ArrayDataset:
-    if not 1 <= n_per_class <= MAX_PER_CLASS:
-        raise HeroError("data.bad_size", low=1, high=MAX_PER_CLASS, value=n_per_class)
-    rng = np.random.default_rng(seed)
-    crops = [random_crops(photo, n_per_class, rng) for photo in _sample_photos()]
-    X = np.concatenate(crops).reshape(n_per_class * len(crops), -1)
-    y = np.repeat(np.arange(len(crops)), n_per_class).astype(np.int64)
-    return ArrayDataset(name="ch07_photos", X=X, y=y, classes=PHOTO_CLASSES, image_shape=(SIZE, SIZE),
-                        extra={"channels": 3},
-                        source=f"scikit-learn load_sample_images(): random 32×32 crops of china.jpg and flower.jpg, "
-                               f"{n_per_class} per class")

@@ -1,9 +1,11 @@
-"""7.5 实战: fine-tune the pretrained backbone on your own images, then explain a prediction
-(Grad-CAM and gradient saliency)."""
+"""7.5 实战: fine-tune a pretrained backbone (offline: this project's shapes-pretrained tiny
+ResNet; online and chosen: torchvision's ImageNet ResNet-18) on your own images or the built-in
+real photos, then explain a prediction (top-k, Grad-CAM and gradient saliency)."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -25,6 +27,7 @@ from core.viz import LAYOUT
 
 
 MAX_FINETUNE_IMAGES = 600   # images per fine-tuning set (keeps a CPU run to about a minute)
+FINETUNE_SIZE = 64          # the 实战's input side: photos need more than 32² to show a cat's face
 
 
 def square_rgb(img: Image.Image, size: int) -> np.ndarray:
@@ -35,39 +38,72 @@ def square_rgb(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img.convert("RGB").crop(box).resize((size, size), Image.Resampling.BILINEAR))
 
 
-def image_row(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Uploaded bytes (checked by ``core.uploads``) → (model input [3·32²] in [0, 1], display image uint8 [128, 128, 3])."""
+def image_row(data: bytes, size: int = IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Uploaded bytes (checked by ``core.uploads``: byte size, declared pixels) → (model input
+    [3·size²] in [0, 1], display image uint8 [128, 128, 3])."""
     img = uploads.open_image(data)
-    small = square_rgb(img, IMAGE_SIZE).astype(np.float32) / 255.0
+    small = square_rgb(img, size).astype(np.float32) / 255.0
     return small.transpose(2, 0, 1).reshape(-1), square_rgb(img, 128)
 
 
-def folder_dataset(folder: uploads.ImageFolder) -> datasets.ArrayDataset:
-    """A zip of class folders (already validated by ``read_image_zip``) → 32×32 RGB rows."""
+def folder_dataset(folder: uploads.ImageFolder, size: int = FINETUNE_SIZE) -> datasets.ArrayDataset:
+    """A zip of class folders (already validated by ``read_image_zip``) → size×size RGB rows."""
     total = sum(len(v) for v in folder.images.values())
     if total > MAX_FINETUNE_IMAGES:
         raise HeroError("ch07.too_many_images", count=total, limit=MAX_FINETUNE_IMAGES)
     X, y = [], []
     for label, c in enumerate(folder.classes):
         for raw in folder.images[c]:
-            X.append(image_row(raw)[0])
+            X.append(image_row(raw, size)[0])
             y.append(label)
     return datasets.ArrayDataset(name="upload", X=np.stack(X), y=np.asarray(y, np.int64), classes=folder.classes,
-                                 image_shape=(IMAGE_SIZE, IMAGE_SIZE), extra={"channels": 3},
+                                 image_shape=(size, size), extra={"channels": 3},
                                  source=f"your zip: {total} images, {len(folder.classes)} classes")
 
 
-def builtin_dataset(n_per_class: int) -> datasets.ArrayDataset:
-    return datasets.load("ch07_photos", n_per_class=n_per_class)
+def builtin_dataset(n_per_class: int, size: int = FINETUNE_SIZE) -> datasets.ArrayDataset:
+    """The built-in real photos (``core.data.photo_sets``): 5 classes, validation crops from other photos."""
+    return datasets.load("ch07_photos", n_per_class=n_per_class, size=size)
+
+
+def preview_rows(ds: datasets.ArrayDataset) -> list[int]:
+    """Rows to show of a set: per class its first training row and (when the set has a split) its
+    first validation row, so a visitor sees that validation comes from other photos."""
+    mask = ds.extra.get("val_mask")
+    rows = []
+    for k in range(len(ds.classes)):
+        of_class = ds.y == k
+        for part in ([~mask, mask] if mask is not None else [np.ones_like(of_class)]):
+            hits = np.flatnonzero(of_class & part)
+            rows += [int(hits[0])] if len(hits) else []
+    return rows[:12]
+
+
+def preview_caption(ds: datasets.ArrayDataset, i: int, train_tag: str, val_tag: str) -> str:
+    """"class · train|validation · photo" for row i (the photo's name when the set records it)."""
+    parts = [ds.classes[int(ds.y[i])]]
+    if (mask := ds.extra.get("val_mask")) is not None:
+        parts.append(val_tag if mask[i] else train_tag)
+    if photos := ds.extra.get("photos"):
+        parts.append(photos[i])
+    return " · ".join(parts)
+
+
+def sample_row(ds: datasets.ArrayDataset) -> np.ndarray:
+    """A row [3·S²] to classify before anything is uploaded: the first validation crop (a photo
+    the model never trained on) when the set has a split, else the first row."""
+    mask = ds.extra.get("val_mask")
+    return ds.X[int(np.flatnonzero(mask)[0])] if mask is not None and mask.any() else ds.X[0]
 
 
 @dataclass
 class FinetuneSettings:
     epochs: int = 8
-    freeze: str = "some"    # fine-tune the last stage and the head
+    freeze: str = "none"    # fine-tune everything: photos are far from the shapes the backbone learnt
     lr: float = 3e-3
     batch_size: int = 16
     seed: int = 0
+    imagenet: bool = False  # ask for torchvision's ImageNet resnet18 (online); falls back to the offline backbone
     device: str = "cpu"     # where the net and batches live ("cuda", "mps", "cpu")
 
 
@@ -78,6 +114,10 @@ class FinetuneResult:
     history: list[dict]
     end: dict
     source: str
+    backbone: str = "shapes"   # the backbone that really ran: "shapes" (offline) or "imagenet"
+    note: str = ""             # why ImageNet weights were not used, when they were asked for
+    per_class: dict = field(default_factory=dict)   # class → validation accuracy (recall)
+    sample: np.ndarray | None = None   # a validation row [3·S²] to classify before anything is uploaded
 
     @property
     def ok(self) -> bool:
@@ -85,37 +125,65 @@ class FinetuneResult:
 
 
 def finetune(ds: datasets.ArrayDataset, s: FinetuneSettings, stop_event: threading.Event | None = None,
-             emit: Emit | None = None) -> FinetuneResult:
-    """``finetune_on`` the offline pretrained (shipped) backbone."""
-    return finetune_on(ds, s, pretrained_backbone(False), stop_event, emit)
+             emit: Emit | None = None, loader: Callable | None = None) -> FinetuneResult:
+    """``finetune_on`` the chosen backbone: ImageNet resnet18 when ``s.imagenet`` and reachable
+    (``loader`` replaces the download in tests), else the offline shipped one (with the reason)."""
+    return finetune_on(ds, s, pretrained_backbone(s.imagenet, loader), stop_event, emit)
+
+
+def photo_split(ds: datasets.ArrayDataset, seed: int = 0) -> datasets.Split:
+    """The dataset's own split when it has one (``extra["val_mask"]``: the built-in photos keep
+    validation crops from different photos), else a stratified 75/25 split (one row per upload)."""
+    mask = ds.extra.get("val_mask")
+    if mask is None:
+        return datasets.split(ds, 0.25, seed=seed)
+    tr, va = np.flatnonzero(~mask), np.flatnonzero(mask)
+    tr = np.random.default_rng(seed).permutation(tr)
+    as_t = torch.from_numpy
+    return datasets.Split(as_t(ds.X[tr]), as_t(ds.y[tr]), as_t(ds.X[va]), as_t(ds.y[va]))
+
+
+@torch.no_grad()
+def per_class_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...]) -> dict:
+    """Validation accuracy of each class (its recall): class → fraction of its rows predicted right."""
+    if not len(y):
+        return {}
+    model.eval()
+    pred = torch.cat([model(X[i:i + 256]).argmax(-1) for i in range(0, len(X), 256)])
+    return {c: float((pred[y == k] == k).float().mean()) for k, c in enumerate(classes) if (y == k).any()}
 
 
 def finetune_on(ds: datasets.ArrayDataset, s: FinetuneSettings, backbone: Backbone,
                 stop_event: threading.Event | None = None, emit: Emit | None = None) -> FinetuneResult:
-    """Fine-tune ``backbone`` (new head, chosen groups frozen) on ``ds``; the result's model is on the CPU."""
+    """Fine-tune ``backbone`` (new head, chosen groups frozen) on ``ds`` (rows [N, 3·S²]);
+    the result's model is on the CPU."""
     emit = emit or (lambda event: None)
     seed_everything(s.seed)
-    split = datasets.split(ds, 0.25, seed=s.seed)
-    net = transfer_net(backbone, len(ds.classes), s.seed).to(s.device)
+    split = photo_split(ds, s.seed)
+    size = ds.image_shape[0] if ds.image_shape else IMAGE_SIZE
+    net = transfer_net(backbone, len(ds.classes), s.seed, image_size=size).to(s.device)
     freeze(net, s.freeze)
     opt = make_optimizer("adam", [p for p in net.parameters() if p.requires_grad], s.lr)
     val = (split.X_val, split.y_val) if len(split.y_val) else None
     history, end = record(fit(net, (split.X_train, split.y_train), val, optimizer=opt, epochs=s.epochs,
                               batch_size=s.batch_size, seed=s.seed, device=s.device,
                               callbacks=[*amp_callbacks(s.device), NaNGuard()], stop_event=stop_event), emit)
-    return FinetuneResult(net.cpu().eval(), tuple(ds.classes), history, end, ds.source)
+    net = net.cpu().eval()
+    per_class = per_class_accuracy(net, split.X_val, split.y_val, tuple(ds.classes)) if finished_ok(end) else {}
+    return FinetuneResult(net, tuple(ds.classes), history, end, ds.source, backbone.kind, backbone.note, per_class,
+                          sample_row(ds))
 
 
 @trainer("ch07_finetune")
 def _check_finetune(device: str, preset: str) -> dict:
     P = PRESETS[preset]
-    r = finetune(builtin_dataset(P["photos"]), FinetuneSettings(epochs=P["ft_epochs"], device=device))
+    r = finetune(builtin_dataset(P["photos"], P["photo_size"]), FinetuneSettings(epochs=P["ft_epochs"], device=device))
     return {"val_acc": r.end.get("val_acc", float("nan"))}
 
 
 @torch.no_grad()
 def predict_topk(model: nn.Module, row: np.ndarray, classes: tuple[str, ...], k: int = 3) -> list[tuple[str, float]]:
-    """Top-k (class, probability) for one image row [3·32²]."""
+    """Top-k (class, probability) for one image row [3·S²]."""
     model.eval()
     probs = model(torch.as_tensor(row)[None]).softmax(-1)[0]
     top = probs.topk(min(k, len(classes)))
@@ -174,7 +242,7 @@ def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str = "") -> go.F
 
 def explain(model: TransferNet, data: bytes, classes: tuple[str, ...], k: int = 3) -> dict:
     """Uploaded image bytes → top-k, and Grad-CAM and saliency maps at the display image's shape."""
-    row, shown = image_row(data)
+    row, shown = image_row(data, model.image_size)
     top = predict_topk(model, row, classes, k)
     target = classes.index(top[0][0])
     h, w = shown.shape[:2]
@@ -182,9 +250,10 @@ def explain(model: TransferNet, data: bytes, classes: tuple[str, ...], k: int = 
             "saliency": resize_map(saliency(model, row, target), h, w)}
 
 
-def image_bytes(row: np.ndarray, size: int = IMAGE_SIZE) -> bytes:
+def image_bytes(row: np.ndarray) -> bytes:
     """A dataset row [3·S²] in [0, 1] as PNG bytes (a built-in sample to classify)."""
     import io
+    size = int(round((len(row) / 3) ** 0.5))
     img = (row.reshape(3, size, size).transpose(1, 2, 0) * 255).round().astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, "PNG")

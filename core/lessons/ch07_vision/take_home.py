@@ -11,9 +11,9 @@ from core.lessons.ch07_vision.convolution import (conv_demo, conv_output_size, d
 from core.lessons.ch07_vision.feature_maps import feature_maps, quick_digit_cnn
 from core.lessons.ch07_vision.imbalance import ImbalanceSettings, class_weights, resampling_loader, train_imbalance
 from core.lessons.ch07_vision.own_images import (FinetuneSettings, builtin_dataset, explain, finetune_on, grad_cam,
-                                                image_bytes, saliency)
-from core.lessons.ch07_vision.transfer import (TransferNet, TransferSettings, freeze, pretrain_shapes_backbone,
-                                              transfer_runs)
+                                                image_bytes, saliency, sample_row)
+from core.lessons.ch07_vision.transfer import (TransferNet, TransferSettings, freeze, imagenet_resnet18,
+                                              pretrain_shapes_backbone, transfer_runs)
 
 DEVICE = "'cuda' if torch.cuda.is_available() else 'cpu'"
 
@@ -73,15 +73,23 @@ def imbalance_script(s: ImbalanceSettings) -> str:
                                 "    print(strategy, 'accuracy', round(r['accuracy'][strategy], 3), 'recall', recall.round(2))")
 
 
-def finetune_script(s: FinetuneSettings) -> str:
-    return takehome.script(finetune_on, grad_cam, saliency, explain, pretrain_shapes_backbone, builtin_dataset,
-                           image_bytes, filename="ch07_finetune.py",
+def finetune_script(s: FinetuneSettings, n_photos: int = 40, size: int = 64) -> str:
+    backbone = (f"backbone = pretrain_shapes_backbone(30 if TINY else 300, 1 if TINY else 6, device={DEVICE})\n")
+    if s.imagenet:   # the page's choice: ImageNet weights when they download, else the offline recipe
+        backbone = ("model, why = imagenet_resnet18()\n"
+                    "if model is None:\n    print('ImageNet weights not available:', why)\n    "
+                    + backbone.replace("\n", "\n    ").rstrip() + "\n"
+                    "else:\n    backbone = Backbone(model, 'imagenet')\n")
+    return takehome.script(finetune_on, grad_cam, saliency, explain, pretrain_shapes_backbone, imagenet_resnet18,
+                           builtin_dataset, image_bytes, sample_row, filename="ch07_finetune.py",
                            registry_keys={"ch07_shapes", "ch07_photos", "tiny_resnet"},
-                           main=f"backbone = pretrain_shapes_backbone(30 if TINY else 300, 1 if TINY else 6, device={DEVICE})\n"
-                                "ds = builtin_dataset(6 if TINY else 30)   # or your own images as rows [N, 3·32²]\n"
+                           requires=["torchvision", "scikit-image", "matplotlib", "gradio"],
+                           main=backbone +
+                                "# 4 classes of real photos shipped inside scikit-image, matplotlib and gradio; validation\n"
+                                "# crops come from other photos than training (or use your own images as rows [N, 3·S²])\n"
+                                f"ds = builtin_dataset(6 if TINY else {n_photos}, 32 if TINY else {size})\n"
                                 f"r = finetune_on(ds, FinetuneSettings(epochs=1 if TINY else {s.epochs}, "
                                 f"freeze={s.freeze!r}, device={DEVICE}), backbone)\n"
-                                "print('val_acc', r.end.get('val_acc'))\n"
-                                "e = explain(r.model, image_bytes(ds.X[0]), r.classes)\n"
-                                "print('top-3', e['topk'], 'Grad-CAM peak at', divmod(int(e['cam'].argmax()), e['cam'].shape[1]))")
-
+                                "print('backbone', r.backbone, 'val_acc', r.end.get('val_acc'), 'per class', r.per_class)\n"
+                                "e = explain(r.model, image_bytes(sample_row(ds)), r.classes)\n"
+                                "print('top-3', e['topk'], 'Grad-CAM peak at', divmod(int(e['cam'].argmax()), e['cam'].shape[1]))\n")

@@ -82,18 +82,20 @@ def freeze(net: TransferNet, level: str) -> list[str]:
     return frozen
 
 
-def from_tiny_resnet(model: nn.Module, n_classes: int) -> TransferNet:
-    """Wrap a (copied) tiny_resnet's stem and stages as a backbone with a new head."""
+def from_tiny_resnet(model: nn.Module, n_classes: int, image_size: int | None = None) -> TransferNet:
+    """Wrap a (copied) tiny_resnet's stem and stages as a backbone with a new head. Its convs and
+    global pooling take any input size: ``image_size`` (default: the pretraining size) only says
+    how flattened rows are reshaped."""
     model = copy.deepcopy(model)
     groups = nn.ModuleDict({name: getattr(model, name) for name in model.GROUPS})
-    return TransferNet(groups, model.config.widths[-1], n_classes, model.config.image_size)
+    return TransferNet(groups, model.config.widths[-1], n_classes, image_size or model.config.image_size)
 
 
-def from_torchvision_resnet(model: nn.Module, n_classes: int) -> TransferNet:
+def from_torchvision_resnet(model: nn.Module, n_classes: int, image_size: int = IMAGE_SIZE) -> TransferNet:
     """Wrap torchvision's resnet18 (conv1…layer4) as a backbone; inputs are ImageNet-normalised."""
     stem = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool)
     groups = nn.ModuleDict({"stem": stem, **{f"layer{i}": getattr(model, f"layer{i}") for i in range(1, 5)}})
-    return TransferNet(groups, model.fc.in_features, n_classes, IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD)
+    return TransferNet(groups, model.fc.in_features, n_classes, image_size, IMAGENET_MEAN, IMAGENET_STD)
 
 
 def imagenet_resnet18(timeout: float = 30.0, loader: Callable[[], nn.Module] | None = None) -> tuple[nn.Module | None, str]:
@@ -152,16 +154,17 @@ def pretrain_shapes_backbone(n_per_class: int = 300, epochs: int = 6, seed: int 
     return Backbone(model.cpu().eval(), "shapes")
 
 
-def transfer_net(backbone: Backbone, n_classes: int, seed: int = 0, scratch: bool = False) -> TransferNet:
-    """A network for the target task: the pretrained backbone + a new head, or (``scratch``)
-    the same architecture with fresh random weights."""
+def transfer_net(backbone: Backbone, n_classes: int, seed: int = 0, scratch: bool = False,
+                 image_size: int = IMAGE_SIZE) -> TransferNet:
+    """A network for the target task (inputs image_size², default 32²): the pretrained backbone +
+    a new head, or (``scratch``) the same architecture with fresh random weights."""
     torch.manual_seed(seed)   # the new head (and a scratch net) starts the same in every run
     if backbone.kind == "imagenet":
         return from_torchvision_resnet(_torchvision("resnet18")() if scratch else copy.deepcopy(backbone.model),
-                                       n_classes)
+                                       n_classes, image_size)
     if scratch:   # the same architecture, freshly initialised
-        return from_tiny_resnet(type(backbone.model)(copy.deepcopy(backbone.model.config)), n_classes)
-    return from_tiny_resnet(backbone.model, n_classes)
+        return from_tiny_resnet(type(backbone.model)(copy.deepcopy(backbone.model.config)), n_classes, image_size)
+    return from_tiny_resnet(backbone.model, n_classes, image_size)
 
 
 def to_rgb32(grey: np.ndarray, side: int) -> np.ndarray:
