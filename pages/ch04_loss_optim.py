@@ -4,7 +4,6 @@ import streamlit as st
 
 from core import takehome, viz
 from core.device import preset
-from core.errors import HeroError
 from core.lessons import ch04_loss_optim as lesson
 from ui import layout, runner, shelf
 from ui.i18n import t
@@ -92,15 +91,21 @@ surf = lesson.SURFACES[surface]
 lr_sgd = c2.select_slider(t("ch04.race.lr_sgd"), LRS, value=surf.lr_sgd, key=f"ch04_lr_sgd_{surface}")
 lr_adaptive = c2.select_slider(t("ch04.race.lr_adaptive"), LRS, value=surf.lr_adaptive, key=f"ch04_lr_ad_{surface}")
 steps = c3.slider(t("ch04.race.steps"), 10, lesson.MAX_RACE_STEPS, P["race_steps"], 10, key="ch04_steps")
-if c3.button(t("ch04.race.button"), type="primary", icon=":material/sports_score:", key="ch04_race"):
-    try:
-        with st.spinner(t("ch04.race.running")):
-            paths = lesson.race(surface, racers, lr_sgd, lr_adaptive, steps)
-        S["ch04_race_result"] = {"surface": surface, "paths": paths, "winner": lesson.race_winner(paths),
-                                 "settings": (lr_sgd, lr_adaptive, steps)}
-        st.rerun()
-    except HeroError as err:
-        layout.show_error(err)
+
+
+def race_job(stop, emit, args=(surface, tuple(racers), lr_sgd, lr_adaptive, steps)) -> dict:
+    paths = lesson.race(*args, stop_event=stop, emit=emit)
+    return {"surface": args[0], "paths": paths, "winner": lesson.race_winner(paths), "settings": args[2:]}
+
+
+def draw_race(run: runner.Run) -> None:   # while it runs: every path so far, no frames (cheap to redraw)
+    if run.active and (snaps := [e for e in run.of_kind("progress") if "paths" in e]):
+        st.plotly_chart(lesson.race_figure(snaps[-1]["text"], snaps[-1]["paths"], P["grid"], 0, t("ch04.race.paths")),
+                        key="ch04_race_live")
+
+
+done = runner.section("ch04_race", race_job, button=t("ch04.race.button"), icon=":material/sports_score:",
+                      render=draw_race, state_key="ch04_race_result", interval=0.3)
 if done is not None:
     paths = done["paths"]
     if done.get("figure_lang") != t("ch04.race.play"):   # frames are slow to build: once per race and language
@@ -118,14 +123,14 @@ if done is not None:
                    icon=":material/warning:")
     winner = done["winner"]
     st.markdown(t("ch04.race.winner", name=winner) if winner else t("ch04.race.no_winner"))
-    first = next(iter(paths.values()))
-    layout.code_panel(lesson.race_script(done["surface"], first.optimizer, first.lr, done["settings"][2]),
+    layout.code_panel(lesson.race_script(done["surface"], {n: p.lr for n, p in paths.items()}, done["settings"][2]),
                       "ch04_race.py", "ch04_race_script")
-layout.code_panel(lesson.optimizer_path, "ch04_optimizer_path.py", "ch04_race_code", script=takehome.script(
-    lesson.optimizer_path, filename="ch04_optimizer_path.py",
-    main=f"for name in {racers!r}:\n    lr = {lr_adaptive} if name in ADAPTIVE else {lr_sgd}\n"
-         f"    p = optimizer_path({surface!r}, name, lr, 20 if TINY else {steps})\n"
-         "    print(name, 'final point', p.points[-1], 'loss', p.losses[-1], 'diverged at', p.diverged_at)"))
+layout.code_panel([lesson.optimizer_steps, lesson.race], "ch04_optimizer_race.py", "ch04_race_code", script=takehome.script(
+    lesson.race, lesson.race_winner, filename="ch04_optimizer_race.py",
+    main=f"paths = race({surface!r}, {racers!r}, {lr_sgd}, {lr_adaptive}, 20 if TINY else {steps})\n"
+         "for name, p in paths.items():\n"
+         "    print(name, 'final point', p.points[-1], 'loss', p.losses[-1], 'diverged at', p.diverged_at)\n"
+         "print('first to a minimum:', race_winner(paths))"))
 
 # Adam vs AdamW: where weight decay goes
 layout.section("ch04.decay", "4.2")

@@ -1,6 +1,8 @@
 """Chapter 4 lesson functions against independent oracles (NumPy formulas, finite differences,
 torch.optim / lr_scheduler stepped directly here, torchvision's focal loss)."""
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -298,3 +300,38 @@ def test_range_checks_use_the_shared_message():
     with pytest.raises(HeroError) as err:
         L.weight_decay_compare(lr=5.0)
     assert err.value.code == "range" and err.value.params["name"] == "lr"
+
+
+def test_race_streams_lockstep_snapshots_equal_to_the_solo_walks():
+    """Issue 15.10: the race emits every path so far as it goes; each path is exactly the solo walk."""
+    events = []
+    paths = L.race("bowl", ["sgd", "adam"], steps=100, emit=events.append, snapshots=10)
+    snaps = [e for e in events if "paths" in e]
+    assert [e["done"] for e in snaps] == list(range(0, 101, 10))
+    assert [len(e["paths"]["adam"].points) for e in snaps] == list(range(1, 102, 10))
+    for name, path in paths.items():
+        solo = L.optimizer_path("bowl", name, path.lr, 100)
+        np.testing.assert_array_equal(path.points, solo.points)
+        np.testing.assert_array_equal(snaps[3]["paths"][name].points, solo.points[:31])
+    import threading
+    stop = threading.Event()
+    stop.set()
+    assert len(L.race("bowl", ["sgd"], steps=100, stop_event=stop)["sgd"].points) == 1   # stopped: the paths so far
+    diverged = L.race("rosenbrock", ["sgd", "adam"], lr_sgd=10.0, steps=50)
+    assert diverged["sgd"].diverged_at is not None and len(diverged["adam"].points) == 51
+
+
+def test_race_script_races_every_optimizer_like_the_page(tmp_path):
+    import os
+    import re
+    paths = L.race("himmelblau", ["momentum", "rmsprop", "adamw"], steps=80)
+    (tmp_path / "race.py").write_text(L.race_script("himmelblau", {n: p.lr for n, p in paths.items()}, 80))
+    env = {k: v for k, v in os.environ.items() if k != "HERO_TINY"}
+    out = subprocess.run([sys.executable, "race.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr
+    for name, path in paths.items():
+        line = next(l for l in out.stdout.splitlines() if l.startswith(name))
+        final = [float(v) for v in re.search(r"\[([^\]]*)\]", line).group(1).split(",")]
+        np.testing.assert_allclose(final, path.points[-1], rtol=1e-5)
+        assert f"reached at {path.reached_at} " in line
+    assert f"minimum: {L.race_winner(paths)}" in out.stdout

@@ -36,7 +36,8 @@ def test_race_predict_then_run_and_divergence_message(app):
     open_page(app, PAGE)
     app.radio(key="radio_ch04_rosen").set_value("adam").run()
     click(app, "commit_ch04_rosen")
-    click(app, "ch04_race")
+    click(app, "start_ch04_race")
+    finish_runs(app)
     result = app.session_state["ch04_race_result"]
     assert set(result["paths"]) == {"sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"}
     assert any(c.key == "ch04_race_fig" for c in app.get("plotly_chart"))
@@ -45,7 +46,8 @@ def test_race_predict_then_run_and_divergence_message(app):
     assert "adam" in verdict
     # an exploding learning rate: a translated explanation, never a traceback
     app.select_slider(key="ch04_lr_sgd_rosenbrock").set_value(10.0).run()
-    click(app, "ch04_race")
+    click(app, "start_ch04_race")
+    finish_runs(app)
     assert app.session_state["ch04_race_result"]["paths"]["sgd"].diverged_at is not None
     assert "The learning rate is too large" in texts(app, "warning")
     app.session_state["lang"] = "zh"
@@ -54,10 +56,44 @@ def test_race_predict_then_run_and_divergence_message(app):
     assert "学习率相对这个曲面的曲率太大" in texts(app, "warning")
 
 
+def test_race_streams_paths_and_its_script_races_every_chosen_optimizer(app, tmp_path):
+    """Issue 15.10: the race runs through runner.section (progress per step, paths drawn as they
+    go) and the take-home script races every chosen optimizer, not only the first."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import numpy as np
+    open_page(app, PAGE)
+    app.multiselect(key="ch04_racers").set_value(["momentum", "adam", "rmsprop"]).run()
+    click(app, "start_ch04_race")
+    run = finish_runs(app)["ch04_race"]
+    snaps = [e for e in run.of_kind("progress") if "paths" in e]
+    assert len(snaps) >= 10 and snaps[-1]["done"] == snaps[-1]["total"]
+    assert len(snaps[0]["paths"]["adam"].points) < len(snaps[-1]["paths"]["adam"].points)   # drawn as they go
+    result = app.session_state["ch04_race_result"]
+    assert list(result["paths"]) == ["momentum", "adam", "rmsprop"]
+    script = next(c.value for c in app.code if "MAKERS = {" in c.value)
+    (tmp_path / "race.py").write_text(script)
+    env = {k: v for k, v in os.environ.items() if k != "HERO_TINY"}       # the page's own step count
+    out = subprocess.run([sys.executable, "race.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines() if "final point" in line}
+    assert set(lines) == {"momentum", "adam", "rmsprop"}
+    for name, path in result["paths"].items():       # the same walk as the page's
+        assert f"reached at {path.reached_at} " in lines[name]
+        final = [float(v) for v in re.search(r"final point \[([^\]]*)\]", lines[name]).group(1).split(",")]
+        np.testing.assert_allclose(final, path.points[-1], rtol=1e-5)
+    winner = result["winner"]
+    assert f"first within {0.1} of a minimum: {winner}" in out.stdout
+
+
 def test_race_without_optimizers_shows_translated_error(app):
     open_page(app, PAGE)
     app.multiselect(key="ch04_racers").set_value([]).run()
-    click(app, "ch04_race")
+    click(app, "start_ch04_race")
+    finish_runs(app)
     assert translate("en", "errors.ch04.no_optimizer") in texts(app, "error")
 
 

@@ -11,6 +11,20 @@ def test_build_both_languages():
         assert isinstance(demo, gr.Blocks) and len(demo.fns) >= 2
 
 
+def test_race_streams_paths_as_they_go(monkeypatch):
+    """Issue 15.10: partial paths (no frames) while racing, then the animated race."""
+    real = w.lesson.race
+
+    def slow(*args, emit=None, **kwargs):      # a slow machine: every snapshot is seen by the poller
+        import time
+        return real(*args, emit=lambda e: (emit(e), time.sleep(0.02)), **kwargs)
+    monkeypatch.setattr(w.lesson, "race", slow)
+    outputs = list(w.run_race("bowl", 0.025, 0.1, 200))
+    live = [o for o in outputs[:-1] if o[1] is None]
+    assert live and not live[0][0].frames and len(live[0][0].data) == 2 + 6
+    assert len(live[0][0].data[2].x) < 201 and outputs[-1][0].frames
+
+
 def test_compare_streams_and_ends_with_a_table():
     outputs = list(w.compare("cross_entropy", "adam", 3e-3, "mse", "sgd", 3e-3, "digits", 2))
     assert len(outputs) >= 2                                   # streamed, not one shot
@@ -27,12 +41,27 @@ def test_compare_flags_an_exploding_run_in_chinese():
 
 
 def test_race_handler_reports_winner_divergence_and_bad_input():
-    race_fig, loss_fig, summary = w.run_race("himmelblau", 0.005, 0.1, 60)
+    outputs = list(w.run_race("himmelblau", 0.005, 0.1, 60))
+    race_fig, loss_fig, summary = outputs[-1]
     assert race_fig.frames and len(loss_fig.data) == 6 and "First within" in summary
-    _, _, summary = w.run_race("rosenbrock", 10.0, 0.1, 50)
+    _, _, summary = list(w.run_race("rosenbrock", 10.0, 0.1, 50))[-1]
     assert "Diverged" in summary and "sgd" in summary
-    none, _, message = w.run_race("rosenbrock", 0.001, 0.1, 999999, "zh")
+    none, _, message = list(w.run_race("rosenbrock", 0.001, 0.1, 999999, "zh"))[-1]
     assert none is None and message == translate("zh", "errors.range", name="steps", value=999999, low=1, high=2000)
+
+
+def test_race_streams_paths_as_they_go(monkeypatch):
+    """Issue 15.10: partial paths (no frames) while racing, then the animated race."""
+    real = w.lesson.race
+
+    def slow(*args, emit=None, **kwargs):      # a slow machine: every snapshot is seen by the poller
+        import time
+        return real(*args, emit=lambda e: (emit(e), time.sleep(0.02)), **kwargs)
+    monkeypatch.setattr(w.lesson, "race", slow)
+    outputs = list(w.run_race("bowl", 0.025, 0.1, 200))
+    live = [o for o in outputs[:-1] if o[1] is None]
+    assert live and not live[0][0].frames and len(live[0][0].data) == 2 + 6
+    assert len(live[0][0].data[2].x) < 201 and outputs[-1][0].frames
 
 
 def test_compare_streams_the_shared_status_line_on_the_detected_device(monkeypatch):

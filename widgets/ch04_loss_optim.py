@@ -45,19 +45,29 @@ def compare(loss_a: str, opt_a: str, lr_a: float, loss_b: str, opt_b: str, lr_b:
 
 
 def run_race(surface: str, lr_sgd: float, lr_adaptive: float, steps: int, lang: str = "en"):
-    """(race figure, loss-per-step figure, markdown summary) for all six optimizers."""
+    """Generator: (race figure, loss-per-step figure, markdown) for all six optimizers — the paths
+    drawn as they go (status: step i of n), then the animated figure and the winner."""
     t = translator(lang)
-    try:
-        paths = lesson.race(surface, lesson.RACERS, float(lr_sgd), float(lr_adaptive), int(steps))
-    except HeroError as err:
-        return None, None, error_message(lang, err)
-    winner = lesson.race_winner(paths)
-    lines = [t("ch04.race.winner", name=winner) if winner else t("ch04.race.no_winner")]
-    diverged = {n: p.diverged_at for n, p in paths.items() if p.diverged_at is not None}
-    if diverged:
-        lines.append(t("ch04.race.diverged", names=", ".join(f"{n} ({s})" for n, s in diverged.items())))
-    return (lesson.race_figure(surface, paths, 60, 40, t("ch04.race.paths"), play=t("ch04.race.play")),
-            lesson.race_loss_figure(surface, paths, t("ch04.race.loss"), t("ch04.race.gap")), "\n\n".join(lines))
+    job = lambda stop, emit: lesson.race(surface, lesson.RACERS, float(lr_sgd), float(lr_adaptive), int(steps),
+                                         stop_event=stop, emit=emit)
+    for events, paths, error in stream_job(job):
+        if error is not None:
+            yield None, None, error_message(lang, error)
+            return
+        if paths is None:
+            snaps = [e for e in events if "paths" in e]
+            if snaps:
+                yield (lesson.race_figure(surface, snaps[-1]["paths"], 60, 0, t("ch04.race.paths")), None,
+                       run_status(lang, events))
+            continue
+        winner = lesson.race_winner(paths)
+        lines = [t("ch04.race.winner", name=winner) if winner else t("ch04.race.no_winner")]
+        diverged = {n: p.diverged_at for n, p in paths.items() if p.diverged_at is not None}
+        if diverged:
+            lines.append(t("ch04.race.diverged", names=", ".join(f"{n} ({s})" for n, s in diverged.items())))
+        yield (lesson.race_figure(surface, paths, 60, 40, t("ch04.race.paths"), play=t("ch04.race.play")),
+               lesson.race_loss_figure(surface, paths, t("ch04.race.loss"), t("ch04.race.gap")), "\n\n".join(lines))
+        return
 
 
 def build(lang: str = "en") -> gr.Blocks:

@@ -23,8 +23,8 @@ from .custom_losses import (  # noqa: F401
 )
 from .optimizer_race import (  # noqa: F401
     ADAPTIVE, DIVERGE_FACTOR, RACERS, REACH_TOLERANCE, SURFACES, Surface, Trajectory, _bowl,
-    _himmelblau, _optimizer_code, _rosenbrock, _saddle, optimizer_path, race, race_figure,
-    race_loss_figure, race_script, race_table, race_winner, surface_grid, surface_min,
+    _himmelblau, _optimizer_code, _rosenbrock, _saddle, optimizer_path, optimizer_steps, race, race_figure,
+    race_loss_figure, race_script, race_table, race_winner, surface_grid, surface_min, trajectory,
 )
 from .weight_decay import (  # noqa: F401
     decay_figure, decay_problem, weight_decay_compare,

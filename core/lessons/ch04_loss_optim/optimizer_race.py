@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
+import threading
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from core.errors import HeroError, check_range
+from core.errors import Emit, HeroError, check_range
 from core.train import make_optimizer
 from core.viz import PALETTE, style as _layout
 
@@ -81,9 +82,11 @@ class Trajectory:
     reached_at: int | None = None       # first step within REACH_TOLERANCE of a minimum
 
 
-def optimizer_path(surface: str, optimizer: str, lr: float, steps: int,
-                   start: tuple[float, float] | None = None) -> Trajectory:
-    """Really step ``torch.optim`` on a 2-element parameter sitting on ``surface``."""
+def optimizer_steps(surface: str, optimizer: str, lr: float, steps: int,
+                    start: tuple[float, float] | None = None) -> Iterator[tuple[np.ndarray, float]]:
+    """Really step ``torch.optim`` on a 2-element parameter sitting on ``surface``, yielding
+    (point [2], loss) before each step and after the last one: steps + 1 pairs, fewer when the
+    loss turns NaN/inf or explodes (that pair is the last)."""
     if surface not in SURFACES:
         raise HeroError("ch04.unknown_surface", name=surface, known=", ".join(SURFACES))
     check_range("lr", lr, 1e-6, MAX_LR)
@@ -93,44 +96,74 @@ def optimizer_path(surface: str, optimizer: str, lr: float, steps: int,
     p = torch.tensor(start or s.start, dtype=torch.float32, requires_grad=True)
     # AdamW keeps torch's own default decay (0.01); with 0 it would be Adam exactly
     opt = make_optimizer(optimizer, [p], lr, weight_decay=0.01 if optimizer == "adamw" else 0.0)
-    points, losses = [p.detach().clone()], []
-    diverged = None
+    first = None
     for step in range(int(steps) + 1):
         # 2. forward: the height of the surface at p
         loss = s.fn(p[0], p[1])
         value = loss.item()
-        losses.append(value)
-        if not math.isfinite(value) or abs(value) > DIVERGE_FACTOR * (abs(losses[0]) + 1):
-            diverged = step    # NaN/inf or exploding: stop here, the learner is told why
-            break
-        if step == steps:
-            break
+        first = value if first is None else first
+        yield p.detach().clone().numpy(), value
+        if _diverged(value, first) or step == steps:
+            return              # NaN/inf or exploding: stop here, the learner is told why
         # 3. backward + update, exactly like a training loop
         opt.zero_grad()
         loss.backward()
         opt.step()
-        points.append(p.detach().clone())
-    pts = torch.stack(points).numpy()
-    # 4. the first step within REACH_TOLERANCE of any minimum
-    dist = np.linalg.norm(pts[:, None, :] - np.array(s.minima)[None], axis=2).min(1)
-    close = np.flatnonzero(dist < REACH_TOLERANCE) if diverged is None else np.flatnonzero(dist[:diverged] < REACH_TOLERANCE)
-    reached = int(close[0]) if len(close) else None
-    return Trajectory(optimizer, lr, pts, np.array(losses), diverged, reached)
+
+
+def _diverged(value: float, first: float) -> bool:
+    return not math.isfinite(value) or abs(value) > DIVERGE_FACTOR * (abs(first) + 1)
+
+
+def trajectory(surface: str, optimizer: str, lr: float, points: list, losses: list) -> Trajectory:
+    """A Trajectory from the (point, loss) pairs so far: where it diverged, when it first came
+    within REACH_TOLERANCE of a minimum."""
+    pts, values = np.array(points, dtype=np.float32).reshape(-1, 2), np.array(losses)
+    diverged = len(values) - 1 if len(values) and _diverged(values[-1], values[0]) else None
+    dist = np.linalg.norm(pts[:, None, :] - np.array(SURFACES[surface].minima)[None], axis=2).min(1)
+    close = np.flatnonzero(dist[:diverged] < REACH_TOLERANCE)
+    return Trajectory(optimizer, lr, pts, values, diverged, int(close[0]) if len(close) else None)
+
+
+def optimizer_path(surface: str, optimizer: str, lr: float, steps: int,
+                   start: tuple[float, float] | None = None) -> Trajectory:
+    """One optimizer's whole walk on ``surface`` (see :func:`optimizer_steps`)."""
+    walk = list(optimizer_steps(surface, optimizer, lr, steps, start))
+    return trajectory(surface, optimizer, lr, [p for p, _ in walk], [v for _, v in walk])
 
 
 def race(surface: str, optimizers=RACERS, lr_sgd: float | None = None, lr_adaptive: float | None = None,
-         steps: int = 400) -> dict[str, Trajectory]:
-    """Every optimizer from the same start on the same surface; adaptive ones use ``lr_adaptive``."""
+         steps: int = 400, stop_event: threading.Event | None = None, emit: Emit | None = None,
+         snapshots: int = 40) -> dict[str, Trajectory]:
+    """Every optimizer from the same start on the same surface, stepped in lockstep; adaptive
+    ones use ``lr_adaptive``. ``emit`` gets a progress event with every path so far about
+    ``snapshots`` times (so a page can draw them as they go); a stop returns the paths so far."""
     s = SURFACES[surface] if surface in SURFACES else None
     if s is None:
         raise HeroError("ch04.unknown_surface", name=surface, known=", ".join(SURFACES))
     if not optimizers:
         raise HeroError("ch04.no_optimizer")
-    out = {}
-    for name in optimizers:
-        lr = (lr_adaptive or s.lr_adaptive) if name in ADAPTIVE else (lr_sgd or s.lr_sgd)
-        out[name] = optimizer_path(surface, name, lr, steps)
-    return out
+    lrs = {name: (lr_adaptive or s.lr_adaptive) if name in ADAPTIVE else (lr_sgd or s.lr_sgd) for name in optimizers}
+    walkers = {name: optimizer_steps(surface, name, lr, steps) for name, lr in lrs.items()}
+    walked: dict[str, tuple[list, list]] = {name: ([], []) for name in lrs}
+    every = max(1, int(steps) // max(1, snapshots))
+
+    def paths() -> dict[str, Trajectory]:
+        return {n: trajectory(surface, n, lrs[n], *walked[n]) for n in lrs}
+
+    for step in range(int(steps) + 1):
+        for name, walker in list(walkers.items()):
+            pair = next(walker, None)
+            if pair is None:                      # finished or diverged: it stays where it stopped
+                del walkers[name]
+                continue
+            walked[name][0].append(pair[0])
+            walked[name][1].append(pair[1])
+        if emit is not None and (step % every == 0 or not walkers or step == steps):
+            emit({"kind": "progress", "done": step, "total": int(steps), "text": surface, "paths": paths()})
+        if not walkers or (stop_event is not None and stop_event.is_set()):
+            break
+    return paths()
 
 
 def race_winner(paths: dict[str, Trajectory]) -> str | None:
@@ -157,6 +190,7 @@ def race_figure(surface: str, paths: dict[str, Trajectory], resolution: int = 80
     """Contours of the surface with every trajectory, animated by plotly frames (a Play button).
 
     The still figure shows the whole paths and final positions; Play replays them step by step.
+    ``frames=0``: the still figure only (a race being drawn as it runs).
     """
     s = SURFACES[surface]
     grid = surface_grid(surface, resolution)
@@ -184,11 +218,13 @@ def race_figure(surface: str, paths: dict[str, Trajectory], resolution: int = 80
     minima = go.Scatter(x=[m[0] for m in s.minima], y=[m[1] for m in s.minima], mode="markers",
                         marker=dict(symbol="star", size=14, color="gold", line=dict(width=1, color="black")),
                         name="min", showlegend=False)
+    fig = go.Figure(data=[contour, minima, *path_traces(None)])
+    if frames <= 0:
+        return _layout(fig, title, height=460, xaxis=dict(range=list(s.x_range)), yaxis=dict(range=list(s.y_range)),
+                       margin=dict(l=40, r=10, t=40, b=40))
     longest = max(len(t.points) for t in paths.values())
     ticks = sorted(set(np.linspace(0, longest - 1, max(2, min(frames, longest))).round().astype(int)))
-    fig = go.Figure(data=[contour, minima, *path_traces(None)],
-                    frames=[go.Frame(data=path_traces(k), traces=list(range(2, 2 + len(names))), name=str(k))
-                            for k in ticks])
+    fig.frames = [go.Frame(data=path_traces(k), traces=list(range(2, 2 + len(names))), name=str(k)) for k in ticks]
     fig.update_layout(updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.12, xanchor="left",
                                         buttons=[dict(label=play, method="animate",
                                                       args=[None, {"frame": {"duration": 60, "redraw": False},
@@ -217,25 +253,49 @@ def race_table(paths: dict[str, Trajectory], surface: str) -> list[dict]:
             for n, t in paths.items()]
 
 
-def race_script(surface: str, optimizer: str, lr: float, steps: int) -> str:
-    """A runnable snippet that replays one racer with the page's settings."""
+def race_script(surface: str, lrs: dict[str, float], steps: int) -> str:
+    """A runnable script that races every optimizer in ``lrs`` (name → learning rate) with the
+    page's settings, in lockstep from the same start, and names the first to reach a minimum."""
     s = SURFACES[surface]
     import inspect
     body = inspect.getsource(s.fn).replace(s.fn.__name__, "f")
-    return f'''import torch
+    makers = "\n".join(f"    {name!r}: lambda p: {_optimizer_code(name, '[p]', lr, 0.01 if name == 'adamw' else 0.0)},"
+                        for name, lr in lrs.items())
+    return f'''"""Chapter 4 optimizer race on the {surface} surface: every optimizer, {steps} steps."""
+import os
+
+import torch
 
 {body}
-p = torch.tensor({list(s.start)}, requires_grad=True)   # the point the optimizer moves
-opt = {_optimizer_code(optimizer, "[p]", lr, 0.01 if optimizer == "adamw" else 0.0)}
-for step in range({steps}):
-    loss = f(p[0], p[1])
-    if not torch.isfinite(loss):
-        print("diverged at step", step, "- lower the learning rate")
-        break
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-print(p.detach(), loss.item())
+MINIMA = {[list(m) for m in s.minima]}
+STEPS = 20 if os.environ.get("HERO_TINY") == "1" else {steps}
+MAKERS = {{
+{makers}
+}}
+points, optimizers, reached, diverged = {{}}, {{}}, {{}}, {{}}
+for name, make in MAKERS.items():
+    points[name] = torch.tensor({list(s.start)}, requires_grad=True)   # the point each optimizer moves
+    optimizers[name] = make(points[name])
+for step in range(STEPS + 1):          # lockstep: one step of every optimizer still racing
+    for name, p in points.items():
+        if name in diverged:
+            continue
+        if name not in reached and min(torch.dist(p.detach(), torch.tensor(m)) for m in MINIMA) < {REACH_TOLERANCE}:
+            reached[name] = step
+        loss = f(p[0], p[1])
+        if not torch.isfinite(loss) or loss.item() > {DIVERGE_FACTOR:g} * (abs(f(*torch.tensor({list(s.start)}))) + 1):
+            diverged[name] = step       # lower the learning rate
+            continue
+        if step == STEPS:
+            continue
+        optimizers[name].zero_grad()
+        loss.backward()
+        optimizers[name].step()
+for name, p in points.items():
+    print(f"{{name:9s}} final point {{p.detach().tolist()}}  loss {{f(p[0], p[1]).item():.4g}}  "
+          f"reached at {{reached.get(name)}}  diverged at {{diverged.get(name)}}")
+first = min(reached, key=reached.get) if reached else None
+print("first within {REACH_TOLERANCE} of a minimum:", first)
 '''
 
 
