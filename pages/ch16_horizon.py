@@ -129,12 +129,11 @@ else:
         ep = replays[which]
         col.plotly_chart(rl.episode_figure(ep["states"], t(f"ch16.rl.{which}", reward=f"{ep['reward']:.0f}"),
                                            t("ch16.rl.frame")), key=f"ch16_rl_{which}")
+rl_main = (f"r = train_reinforce(RLSettings(episodes=5 if TINY else {episodes}, lr={rl_lr}, "
+           f"stop_at_solved={stop_solved}))\nprint('episodes', len(r.rewards), 'solved at', r.solved_at)")
 layout.code_panel([rl.discounted_returns, rl.reinforce_loss, rl.run_episode, rl.train_reinforce], "ch16_reinforce.py",
-                  "ch16_rl_code", script=takehome.script(rl.train_reinforce, rl.RLSettings, filename="ch16_reinforce.py",
-                                                          requires=("gymnasium",),
-                                                          main=f"r = train_reinforce(RLSettings(episodes=5 if TINY else "
-                                                               f"{episodes}, lr={rl_lr}, stop_at_solved={stop_solved}))\n"
-                                                               "print('episodes', len(r.rewards), 'solved at', r.solved_at)"))
+                  "ch16_rl_code", script=takehome.script(rl.train_reinforce, rl.RLSettings, main=rl_main,
+                                                          filename="ch16_reinforce.py", requires=("gymnasium",)))
 
 # 16.3 trustworthy AI: adversarial examples -------------------------------------------------------------
 layout.section("ch16.adv", "16.3")
@@ -146,7 +145,7 @@ eps = c1.number_input(t("ch16.adv.eps"), value=0.1, step=0.02, format="%.3f", ke
 method = c2.radio(t("ch16.adv.method"), adv.METHODS, horizontal=True, key="ch16_adv_method",
                   format_func=lambda m: t(f"ch16.adv.{m}"))
 pgd_steps = c3.slider(t("ch16.adv.pgd_steps"), 1, 40, PA["pgd_steps"], key="ch16_adv_pgd_steps")
-adv_labels = {"fgsm": t("ch16.adv.fgsm"), "pgd": t("ch16.adv.pgd"), "acc": t("ch16.adv.acc"), "label": t("ch16.adv.label")}
+adv_labels = {k: t(f"ch16.adv.{k}") for k in ("fgsm", "pgd", "acc", "label")}
 if (ex := tried(adv.examples, adv_model, eps, method, 8, pgd_steps, DEV)) is not None:
     flipped = int((ex["pred_adv"] != ex["label"]).sum())
     st.plotly_chart(adv.examples_figure(ex, adv_labels, t("ch16.adv.examples", eps=f"{eps:g}", flipped=flipped,
@@ -173,7 +172,7 @@ train_eps = c1.number_input(t("ch16.adv.train_eps"), value=0.1, step=0.02, forma
 train_method = c2.radio(t("ch16.adv.train_method"), adv.METHODS, horizontal=True, key="ch16_adv_train_method",
                         format_func=lambda m: t(f"ch16.adv.{m}"))
 train_settings = adv.AdvTrainSettings(eps=train_eps, method=train_method, epochs=PA["epochs"], pgd_steps=pgd_steps,
-                                      eval_n=PA["eval_n"], device=DEV)
+                                      eval_n=PA["eval_n"], train_n=PA["train_n"], device=DEV)
 bad_train = tried(adv.check_eps, train_eps) is None
 
 
@@ -195,7 +194,8 @@ layout.code_panel([adv.fgsm, adv.pgd, adv.train_digits_cnn], "ch16_adversarial.p
                                          requires=("scikit-learn",),
                                          main=f"s = AdvTrainSettings(eps={train_eps if not bad_train else 0.1}, "
                                               f"method={train_method!r}, epochs=1 if TINY else {PA['epochs']}, "
-                                              f"pgd_steps=2 if TINY else {pgd_steps}, eval_n=40 if TINY else 360)\n"
+                                              f"pgd_steps=2 if TINY else {pgd_steps}, eval_n=40 if TINY else 360, "
+                                              "train_n=128 if TINY else 0)\n"
                                               "for row in adversarial_training(s)['rows']:\n    print(row)"))
 
 # 16.4 fairness ------------------------------------------------------------------------------------------
@@ -226,8 +226,10 @@ c1.plotly_chart(fair.scores_figure(fair_data, {"A": thr_a, "B": thr_b}, fair_lab
 c2.plotly_chart(fair.rates_figure(report, fair_labels, t("ch16.fair.rates")), key="ch16_fair_rates")
 st.markdown(t("ch16.fair.explain"))
 layout.code_panel([fair.generate, fair.group_rates, fair.fairness_report], "ch16_fairness.py", "ch16_fair_code",
-                  script=takehome.script(fair.fairness_report, fair.generate, fair.FairnessData, filename="ch16_fairness.py",
-                                         main=f"data = generate(FairnessData())\nr = fairness_report(data, {thr_a}, {thr_b})\n"
+                  script=takehome.script(fair.fairness_report, fair.generate, fair.FairnessData,
+                                         filename="ch16_fairness.py",
+                                         main=f"data = generate(FairnessData())\nr = fairness_report(data, {thr_a}, "
+                                              f"{thr_b})\n"
                                               "print('demographic parity gap', r['dp_gap'], 'equalised odds gap', "
                                               "r['eo_gap'])\nprint(r['rates'])"))
 

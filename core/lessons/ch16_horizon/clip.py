@@ -28,7 +28,7 @@ from core.nets.clip_tiny import TinyCLIP, TinyCLIPConfig
 from core.viz import style
 
 PRESETS = {
-    "tiny": {"steps": 30, "batch_size": 32, "eval_every": 15},
+    "tiny": {"steps": 20, "batch_size": 32, "eval_every": 10},
     "default": {"steps": 1500, "batch_size": 64, "eval_every": 100},
     "gpu": {"steps": 3000, "batch_size": 128, "eval_every": 100},
 }
