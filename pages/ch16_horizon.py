@@ -150,6 +150,7 @@ if (ex := tried(adv.examples, adv_model, eps, method, 8, pgd_steps, DEV)) is not
     flipped = int((ex["pred_adv"] != ex["label"]).sum())
     st.plotly_chart(adv.examples_figure(ex, adv_labels, t("ch16.adv.examples", eps=f"{eps:g}", flipped=flipped,
                                                           linf=f"{ex['linf']:.3f}")), key="ch16_adv_examples")
+    st.caption(t("ch16.adv.examples_note"))
 eps_max = st.slider(t("ch16.adv.eps_max"), 0.05, 1.0, 0.3, 0.05, key="ch16_adv_eps_max")
 curve_settings = adv.AttackSettings(eps_max=eps_max, eps_points=PA["eps_points"], pgd_steps=pgd_steps,
                                     eval_n=PA["eval_n"], device=DEV)

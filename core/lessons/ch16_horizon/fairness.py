@@ -21,6 +21,7 @@ from core.errors import check_range
 from core.viz import style
 
 GROUPS = ("A", "B")
+COLORS = {"A": "#1f77b4", "B": "#ff7f0e"}
 
 
 @dataclass
@@ -84,7 +85,7 @@ def parity_threshold(data: dict, threshold_a: float) -> float:
 def scores_figure(data: dict, thresholds: dict[str, float], labels: dict[str, str], title: str) -> go.Figure:
     """Score histograms per group and label, with each group's threshold."""
     fig = go.Figure()
-    colors = {"A": "#1f77b4", "B": "#ff7f0e"}
+    colors = COLORS
     for g in GROUPS:
         for y, dash in ((1, None), (0, "dot")):
             mask = (data["group"] == g) & (data["y"] == y)
@@ -102,6 +103,6 @@ def scores_figure(data: dict, thresholds: dict[str, float], labels: dict[str, st
 def rates_figure(report: dict, labels: dict[str, str], title: str) -> go.Figure:
     keys = ("base_rate", "selection", "tpr", "fpr")
     fig = go.Figure([go.Bar(x=[labels[k] for k in keys], y=[report["rates"][g][k] for k in keys],
-                            name=f"{labels['group']} {g}") for g in GROUPS])
+                            name=f"{labels['group']} {g}", marker_color=COLORS[g]) for g in GROUPS])
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     return style(fig, title, height=340, barmode="group")
