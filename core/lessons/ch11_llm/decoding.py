@@ -10,6 +10,7 @@ import torch
 
 from core.data.ch08_text import corpus_text
 from core.errors import HeroError
+from core.nets.char_gpt2 import CharGPT2, CharGPT2Config
 
 MAX_PROMPT_CHARS = 200
 
@@ -46,7 +47,6 @@ class CharGPT:
 
 def train_char_gpt(s: TinyGPTSettings, stop_event=None, emit=None) -> CharGPT:
     """Train a GPT2LMHeadModel on characters of the corpus; emits ``step`` events with the loss."""
-    from core.nets.char_gpt2 import CharGPT2, CharGPT2Config
     torch.manual_seed(s.seed)
     text = corpus_text()
     text = text[:s.max_chars] if s.max_chars else text
