@@ -2,12 +2,14 @@
 
 Set HERO_THREADS=1 on a machine shared with other jobs (2 intra-op threads on 2 busy cores are
 far slower than 1). Measures, with the "default" preset: the server time of every interactive (non-training) call
-(median of repeats), and the live trainings — skip-gram, seq2seq (time until ≥ 90 % exact match)
-and the sentiment 实战 (whole run). Prints a table and writes bench/results/ch08.json.
+(median of repeats), and the live trainings — skip-gram, seq2seq (time until ≥ 90 % exact match),
+the sentiment 实战 (whole run; recorded as the ch08 home card on a quiet machine) and GRU vs LSTM
+on the same data and seed. Prints a table and writes bench/results/ch08.json.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.timing import median_time  # noqa: E402
+from core import catalog  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons import ch08_nlp as lesson  # noqa: E402
 
@@ -63,7 +66,21 @@ def main() -> None:
     rows["sentiment zh majority baseline (fraction)"] = sent.counts["majority"]
     rows["classify (occlusion, one sentence)"] = median_time(lambda: lesson.classify(sent, "这本书内容很好，物流也快，非常满意"))
 
-    print(f"torch threads: {threads}")
+    # compare runs: GRU vs LSTM on the same reviews, split, vocabulary and seed (the page's compare button)
+    cmp = lesson.compare_cells(lesson.SentimentSettings(source="zh", epochs=P["sent_epochs"], max_len=P["sent_len"],
+                                                        batch_size=P["sent_batch"]))
+    for row in lesson.comparison_table(cmp):
+        rows[f"compare: {row['cell']} seconds"] = row["seconds"]
+        rows[f"compare: {row['cell']} val_acc (fraction)"] = row["val_acc"]
+    sent_s = rows[f"train_sentiment zh GRU ({P['sent_epochs']} epochs, full data)"]
+    card = catalog.record_measurement("ch08", sent_s, {
+        "en": f"sentiment 实战, all {sent.counts['total']:,} Chinese reviews, {P['sent_epochs']} epochs, "
+              f"to {sent.end.get('val_acc', 0):.1%}",
+        "zh": f"情感分析实战：全部 {sent.counts['total']:,} 条中文评论，{P['sent_epochs']} 轮，"
+              f"达到 {sent.end.get('val_acc', 0):.1%}"})
+
+    print(f"torch threads: {threads}; 1-minute load average {os.getloadavg()[0]:.1f}")
+    print("home card:", "recorded in bench/cards.json" if card else "not recorded (machine loaded; HERO_RECORD_CARDS=1 forces)")
     for name, value in rows.items():
         print(f"{name:<55} {value:10.3f}")
     out = ROOT / "bench" / "results"
