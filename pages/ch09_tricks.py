@@ -16,9 +16,9 @@ P = lesson.PRESETS[preset(layout.device_info())]
 DEVICE = layout.device()
 S = st.session_state
 layout.chapter_header("ch09")
-if "ch09_logdir" not in S:   # this visitor's own TensorBoard folders: 9.5's runs, and the 实战's beside them
+if "ch09_logdir" not in S:   # this visitor's own TensorBoard folders: 9.5's runs, and the 实战's apart
     S["ch09_logdir"] = tempfile.mkdtemp(prefix="hero-ch09-tb-")
-    os.makedirs(S["ch09_logdir"] + "-tune", exist_ok=True)
+    S["ch09_tune_logdir"] = tempfile.mkdtemp(prefix="hero-ch09-tune-")
 
 
 def which_run(run: runner.Run, names: dict) -> None:
@@ -304,8 +304,10 @@ st.caption(t(f"ch09.tune.recipe_{tmodel}"))
 tnames = {k: t(f"ch09.tune.{k}") for k in ("baseline", "tuned")}
 
 
-def tune_job(stop, emit, s=tsettings, start=start, info=start_info, logdir=S["ch09_logdir"]):   # no st.* here
-    return lesson.tune_digits(s, tempfile.mkdtemp(prefix="tune-", dir=logdir + "-tune"), stop, emit, start, info)
+def tune_job(stop, emit, s=tsettings, start=start, info=start_info, logdir=S["ch09_tune_logdir"]):   # no st.* here
+    os.makedirs(logdir, exist_ok=True)
+    lesson.prune_runs(logdir, keep=2)   # this visitor's last runs only
+    return lesson.tune_digits(s, tempfile.mkdtemp(prefix="tune-", dir=logdir), stop, emit, start, info)
 
 
 def shelve_tuned(r: dict) -> None:
