@@ -6,7 +6,7 @@ from core import takehome, viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch02_autograd as lesson
-from ui import layout
+from ui import compare, layout
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
@@ -75,19 +75,26 @@ steps = c3.slider(t("ch02.descent.steps"), 1, P["max_steps"], P["default_steps"]
 c3.caption(t("ch02.descent.start", x=fmt(x), y=fmt(y)))
 surface_expr = expr if surface == "typed" else lesson.SURFACES[surface]
 descent = guarded(lesson.gradient_descent, surface_expr, x, y, lr, steps)
+# compare runs: pinned walks from the same start on the same surface are overlaid on the contour
+same_start = {p["name"]: p["descent"] for p in S.get("ch02_descent_pins", [])
+              if p["settings"]["f"] == surface_expr and p["settings"]["start"] == (x, y)}
 if descent is not None:
-    st.plotly_chart(lesson.descent_figure(surface_expr, descent, P["grid"], f"f(x, y) = {surface_expr}"),
-                    key="ch02_descent_plot")
+    st.plotly_chart(lesson.descent_figure(surface_expr, descent, P["grid"], f"f(x, y) = {surface_expr}",
+                                          others=same_start, name=f"lr={lr}"), key="ch02_descent_plot")
     end = descent.path[-1]
     if descent.diverged:
         st.warning(t("ch02.descent.diverged", steps=len(descent.values) - 1), icon=":material/warning:")
     else:
         st.caption(t("ch02.descent.result", steps=len(descent.values) - 1, x=fmt(end[0]), y=fmt(end[1]),
                      f=fmt(descent.values[-1])))
+pins = compare.pinned_runs("ch02_descent", None if descent is None else {
+    "name": f"lr={lr}", "descent": descent, "history": lesson.descent_history(descent),
+    "settings": {"f": surface_expr, "start": (x, y), "lr": lr, "steps": steps}}, ["f"], x="step")
 layout.code_panel(lesson.gradient_descent, "ch02_gradient_descent.py", "ch02_descent", script=takehome.script(
     lesson.gradient_descent, filename="ch02_gradient_descent.py",
-    main=f"d = gradient_descent({surface_expr!r}, {x}, {y}, {lr}, {steps})\n"
-         "print('end point', d.path[-1], 'f =', d.values[-1], 'diverged:', d.diverged)"))
+    main=f"for lr in {sorted({p['settings']['lr'] for p in pins if p['name'] in same_start} | {lr})!r}:   # pinned + current\n"
+         f"    d = gradient_descent({surface_expr!r}, {x}, {y}, lr, {steps})\n"
+         "    print('lr', lr, 'end point', d.path[-1], 'f =', d.values[-1], 'diverged:', d.diverged)"))
 
 # 2.2 the computation graph, from the real grad_fn chain -------------------------------------------
 layout.section("ch02.graph", "2.2")

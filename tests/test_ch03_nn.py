@@ -288,3 +288,21 @@ def test_container_snippet_prints_the_model_and_its_output_shape():
     out = subprocess.run([sys.executable, "-c", lesson.container_snippet("Sequential", model, (4, 1, 8, 8))],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "torch.Size([4, 10])" in out.stdout and "Sequential(" in out.stdout
+
+
+def test_mlp_script_trains_every_compared_run(tmp_path):
+    """Issue 15.7: the take-home script trains the pinned runs too, same split and seed."""
+    from core import takehome
+    s = lesson.MLPSettings(epochs=1, max_steps=5)
+    other = lesson.MLPSettings(epochs=1, max_steps=5, activation="tanh", width=16)
+    text = takehome.script(lesson.build_mlp, lesson.mlp_forward, lesson.train_mlp, filename="ch03_mlp.py",
+                           registry_keys={"digits", "mlp"}, main=lesson.mlp_main(s, (s, other)),
+                           requires=["scikit-learn"])
+    (tmp_path / "ch03_mlp.py").write_text(text)
+    out = subprocess.run([sys.executable, "ch03_mlp.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env={"PATH": "/usr/bin:/bin", "HERO_TINY": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [l for l in out.stdout.splitlines() if "val_acc per epoch" in l]
+    assert lines[0].startswith("2x64 relu") and lines[1].startswith("2x16 tanh")
+    run = lesson.train_mlp(lesson.MLPSettings(epochs=1, max_steps=20))       # TINY: 1 epoch, 20 steps
+    assert f"{run.history[-1]['val_acc']:.3f}" == lines[0].split()[-1]

@@ -76,3 +76,24 @@ def test_non_finite_point_and_no_graph_are_errors_not_exceptions(app):
     app.checkbox(key="ch02_req_y").uncheck().run()
     assert not app.exception
     assert shows_error(app, "no_graph")
+
+
+def test_descent_at_two_learning_rates_is_overlaid(app):
+    """Issue 15.7: pin a walk, change the learning rate, pin again: both paths on one contour,
+    their f-per-step curves overlaid, and the take-home script runs both learning rates."""
+    open_page(app, PAGE)
+    app.radio(key="ch02_surface").set_value("bowl").run()
+    click(app, "ch02_descent_pin")
+    app.select_slider(key="ch02_lr").set_value(0.01).run()
+    click(app, "ch02_descent_pin")
+    app.run()      # the pin lands below the contour: the next run draws it there
+    pins = app.session_state["ch02_descent_pins"]
+    assert [p["settings"]["lr"] for p in pins] == [0.1, 0.01]
+    assert any(s.value == translate("en", "compare.title") for s in app.subheader)
+    fig = next(c for c in app.get("plotly_chart") if '"#1 lr=0.1"' in c.proto.spec)      # the contour, overlaid
+    assert '"#2 lr=0.01"' in fig.proto.spec and '"lr=0.01"' in fig.proto.spec
+    # the two walks really differ: the larger rate gets closer to the minimum in the same steps
+    f_end = {p["settings"]["lr"]: p["history"][-1]["f"] for p in pins}
+    assert f_end[0.1] < f_end[0.01]
+    from ui.layout import SERVED_SCRIPTS
+    assert "for lr in [0.01, 0.1]:" in SERVED_SCRIPTS["ch02_gradient_descent.py"]

@@ -100,3 +100,22 @@ def test_page_in_chinese(app):
     app.run()
     assert not app.exception
     assert translate("zh", "ch03.mlp.title") in " ".join(h.value for h in app.header)
+
+
+def test_mlp_runs_pinned_and_overlaid_with_a_script_that_trains_both(app):
+    """Issue 15.7: keep runs, overlay their curves; same data and seed, so only the setting differs."""
+    from ui.layout import SERVED_SCRIPTS
+    open_page(app, PAGE)
+    click(app, "start_ch03_mlp")
+    finish_runs(app)
+    click(app, "ch03_mlp_pin")
+    app.selectbox(key="ch03_mlp_act").set_value("tanh").run()
+    click(app, "start_ch03_mlp")
+    finish_runs(app)
+    click(app, "ch03_mlp_pin")
+    pins = app.session_state["ch03_mlp_pins"]
+    assert [p["settings"]["activation"] for p in pins] == ["relu", "tanh"]
+    assert {p["settings"]["seed"] for p in pins} == {0} and pins[0]["history"] != pins[1]["history"]
+    assert any(s.value == translate("en", "compare.title") for s in app.subheader)
+    script = SERVED_SCRIPTS["ch03_mlp.py"]
+    assert "runs = [MLPSettings(" in script and "activation='relu'" in script and "activation='tanh'" in script

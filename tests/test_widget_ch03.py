@@ -28,10 +28,10 @@ def test_bad_settings_give_a_translated_message():
 def test_train_streams_and_reports_accuracy():
     torch.set_num_threads(1)
     outputs = list(w.train("digits", 1, 32, "relu", 0.0, 2))
-    status, figure = outputs[-1]
+    status, figure, kept = outputs[-1]
     assert len(outputs) >= 2 and figure is not None
     assert "Validation accuracy" in status
-    accuracy = float(status.split(":")[-1].strip(" .%")) / 100
+    accuracy = float(status.splitlines()[0].split(":")[-1].strip(" .%")) / 100
     assert accuracy > 0.5
 
 
@@ -51,7 +51,19 @@ def test_train_progress_is_the_shared_status_line_on_the_detected_device(monkeyp
     monkeypatch.setattr(w.lesson, "train_mlp", spy)
     outputs = list(w.train("digits", 1, 32, "relu", 0.0, 2, "zh"))
     assert seen == [w.detect().kind]
-    running = [status for status, _ in outputs[:-1]]
+    running = [status for status, _, _ in outputs[:-1]]
     assert all(s.startswith("第 ") and "损失" in s or s == translate("zh", "runner.running", seconds="0")
                for s in running), running
     assert outputs[-1][0].startswith(translate("zh", "ch03.mlp.val_acc", acc="")[:4])
+
+
+def test_runs_are_kept_and_overlaid_for_comparison():
+    """Issue 15.7: a second run's curves are drawn over the first (same split and seed)."""
+    torch.set_num_threads(1)
+    *_, (status, figure, kept) = w.train("digits", 1, 16, "relu", 0.0, 1)
+    *_, (status, figure, kept) = w.train("digits", 1, 16, "tanh", 0.0, 1, "en", kept)
+    assert [k["name"].split()[0] for k in kept] == ["#1", "#2"] and "2" in status
+    names = {trace.name for trace in figure.data}
+    assert any("relu" in n for n in names) and any("tanh" in n for n in names)
+    again = list(w.train("digits", 1, 16, "relu", 0.0, 1))[-1][2]
+    assert again[0]["history"] == kept[0]["history"]          # same seed, same curve

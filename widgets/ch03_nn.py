@@ -37,20 +37,32 @@ def build_mlp(dataset: str, depth: int, width: int, activation: str, dropout: fl
     return summary["tree"], table, message, figure
 
 
-def train(dataset: str, depth: int, width: int, activation: str, dropout: float, epochs: int, lang: str = "en"):
-    """Generator: stream (status, curves figure) while the MLP trains with core.train.fit."""
+def train(dataset: str, depth: int, width: int, activation: str, dropout: float, epochs: int, lang: str = "en",
+          kept: list | None = None):
+    """Generator: stream (status, curves figure, kept runs) while the MLP trains with core.train.fit.
+
+    ``kept``: earlier finished runs ({"name", "history"}), overlaid on this run's curves (compare
+    runs: same split, same seed); a finished run joins them."""
     t = translator(lang)
+    kept = list(kept or [])
     try:
         settings = _settings(dataset, depth, width, activation, dropout, epochs)
         lesson.build_mlp(settings)             # refuse bad settings before starting a thread
     except HeroError as err:
-        yield error_message(lang, err), None
+        yield error_message(lang, err), None, kept
         return
+    name = f"#{len(kept) + 1} {dataset} {depth}×{width} {activation} dropout={dropout}"
     for events, result, error in stream_job(lambda stop, emit: lesson.train_mlp(settings, stop, emit)):
         evals = [e for e in events if e["kind"] == "eval"]
-        figure = viz.curves({t("ch03.mlp.this_run"): evals}, ["val_loss", "val_acc"]) if evals else None
-        done = t("ch03.mlp.val_acc", acc=f"{result.end.get('val_acc', float('nan')):.1%}") if result is not None else ""
-        yield run_status(lang, events, result, error, done_text=done), figure
+        runs = {k["name"]: k["history"] for k in kept}
+        figure = viz.curves({**runs, name: evals}, ["val_loss", "val_acc"]) if evals else None
+        done = ""
+        if result is not None:
+            if result.ok:
+                kept = kept + [{"name": name, "history": result.history}]
+            done = (t("ch03.mlp.val_acc", acc=f"{result.end.get('val_acc', float('nan')):.1%}") + "  \n" +
+                    t("ch03.mlp.kept", n=len(kept)))
+        yield run_status(lang, events, result, error, done_text=done), figure, kept
         if error is not None or result is not None:
             return
 
@@ -70,6 +82,7 @@ def build(lang: str = "en") -> gr.Blocks:
             build_button = gr.Button(t("ch03.mlp.build"))
             epochs = gr.Slider(1, 20, value=8, step=1, label="Epochs")
             train_button = gr.Button(t("ch03.mlp.train"), variant="primary")
+            clear_button = gr.Button(t("ch03.mlp.clear_runs"))
         message = gr.Markdown()
         with gr.Row():
             tree = gr.Code(label=t("ch03.mlp.tree"), language=None)
@@ -80,7 +93,9 @@ def build(lang: str = "en") -> gr.Blocks:
         inputs = [dataset, depth, width, activation, dropout]
         for trigger in (build_button.click, demo.load):
             trigger(build_mlp, inputs + [lang_box], [tree, table, message, probs])
-        train_button.click(train, inputs + [epochs, lang_box], [status, curves])
+        kept = gr.State([])
+        train_button.click(train, inputs + [epochs, lang_box, kept], [status, curves, kept])
+        clear_button.click(lambda: ([], None), None, [kept, curves])
     return demo
 
 

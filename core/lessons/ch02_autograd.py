@@ -417,9 +417,19 @@ def surface_grid(text: str, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(z), z, np.nan)
 
 
-def descent_figure(text: str, descent: Descent, resolution: int = 70, title: str = "") -> go.Figure:
-    """Contour of log(1 + f − min f) with the descent path drawn on top."""
-    finite = descent.path[np.isfinite(descent.path).all(1)]
+def descent_history(descent: Descent) -> list[dict]:
+    """The walk as one event per step ({"step", "f", "x", "y"}), the shape compare-runs overlays."""
+    return [{"step": i, "f": float(v), "x": float(p[0]), "y": float(p[1])}
+            for i, (p, v) in enumerate(zip(descent.path, descent.values))]
+
+
+def descent_figure(text: str, descent: Descent, resolution: int = 70, title: str = "",
+                   others: dict[str, Descent] | None = None, name: str = "path") -> go.Figure:
+    """Contour of log(1 + f − min f) with the descent path drawn on top; ``others`` (name →
+    Descent on the same surface, e.g. pinned runs at other learning rates) are overlaid."""
+    others = others or {}
+    finite = np.concatenate([d.path for d in (descent, *others.values())])
+    finite = finite[np.isfinite(finite).all(1)]
     lo = np.clip(np.minimum(finite.min(0), -2.0), -20, 20)
     hi = np.clip(np.maximum(finite.max(0), 2.0), -20, 20)
     pad = 0.1 * (hi - lo)
@@ -429,11 +439,14 @@ def descent_figure(text: str, descent: Descent, resolution: int = 70, title: str
     shown = np.log1p(z - np.nanmin(z)) if np.isfinite(z).any() else z   # log: Rosenbrock's valley stays visible
     fig = go.Figure(go.Contour(x=xs, y=ys, z=shown, colorscale="Viridis", ncontours=25, showscale=False,
                                hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=descent.path[:, 0], y=descent.path[:, 1], mode="lines+markers", name="path",
+    for i, (label, d) in enumerate(others.items(), start=1):
+        fig.add_trace(go.Scatter(x=d.path[:, 0], y=d.path[:, 1], mode="lines+markers", name=label,
+                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2, dash="dot"), marker=dict(size=3)))
+    fig.add_trace(go.Scatter(x=descent.path[:, 0], y=descent.path[:, 1], mode="lines+markers", name=name,
                              line=dict(color=PALETTE[0], width=2), marker=dict(size=4)))
     fig.add_trace(go.Scatter(x=descent.path[:1, 0], y=descent.path[:1, 1], mode="markers", name="start",
-                             marker=dict(size=11, color="white", line=dict(width=2, color=PALETTE[0]))))
-    return fig.update_layout(**{**FIG_LAYOUT, "title": title, "height": 400, "showlegend": False},
+                             marker=dict(size=11, color="white", line=dict(width=2, color=PALETTE[0])), showlegend=False))
+    return fig.update_layout(**{**FIG_LAYOUT, "title": title, "height": 400, "showlegend": bool(others)},
                              xaxis=dict(title="x", range=[xs[0], xs[-1]]),
                              yaxis=dict(title="y", range=[ys[0], ys[-1]]))
 

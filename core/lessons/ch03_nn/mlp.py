@@ -100,11 +100,23 @@ def _check_mlp(device: str, preset: str) -> dict:
     return {"val_acc": run.end["val_acc"]}
 
 
-def mlp_main(s: MLPSettings) -> str:
-    """The ``__main__`` of the MLP take-home script: these settings, trained, then the forward pass."""
-    fields = ", ".join(f"{k}={v!r}" for k, v in asdict(s).items() if k != "device")
-    return (f"s = MLPSettings({fields}, device='cuda' if torch.cuda.is_available() else 'cpu')\n"
+def mlp_main(s: MLPSettings, compare: tuple[MLPSettings, ...] = ()) -> str:
+    """The ``__main__`` of the MLP take-home script: these settings, trained, then the forward pass;
+    with ``compare`` (the pinned runs), every one of them is trained too, on the same split with
+    the same seed, and their validation curves are printed side by side."""
+    def make(x: MLPSettings) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in asdict(x).items() if k != "device")
+        return f"MLPSettings({fields}, device='cuda' if torch.cuda.is_available() else 'cpu')"
+    text = (f"s = {make(s)}\n"
             "if TINY:\n    s.epochs, s.max_steps = 1, 20\n"
             "run = train_mlp(s)\nprint(run.model)\nprint({k: v for k, v in run.end.items() if k != 'kind'})\n"
             "f = mlp_forward(run.model, s.dataset)\n"
             "print(f\"accuracy on the first {f['input_shape'][0]} digits: {f['accuracy']:.1%}\")")
+    if compare:
+        text += ("\n# compare runs: the same data split and seed, only the settings differ\n"
+                 f"runs = [{', '.join(make(x) for x in compare)}]\n"
+                 "for r in runs:\n    if TINY:\n        r.epochs, r.max_steps = 1, 20\n"
+                 "    done = train_mlp(r)\n"
+                 "    curve = ' '.join(f\"{e['val_acc']:.3f}\" for e in done.history)\n"
+                 "    print(f'{r.depth}x{r.width} {r.activation} dropout={r.dropout}: val_acc per epoch {curve}')")
+    return text
