@@ -1,8 +1,6 @@
-"""Chapter 7 — computer vision (widgets → core.lessons.ch07_vision → figures).
-
-First view: the title is drawn before the chapter's modules import; figures that only depend on
-widget values are cached for every visitor (``st.cache_data``); the built-in photo set, the zoo and
-every model are built only behind the toggle or button that needs them."""
+"""Chapter 7 — computer vision (widgets → core.lessons.ch07_vision → figures). First view: the title draws
+before the lessons import; figures of widget values are cached for all visitors; photo set, zoo and models
+are built only behind the toggle or button that needs them."""
 import streamlit as st
 
 from ui import layout
@@ -70,9 +68,9 @@ p = c[4].slider(t("ch07.conv.p"), 0, 4, 1, key="ch07_p")
 d = c[5].slider(t("ch07.conv.d"), 1, 4, 1, key="ch07_d")
 image = mnist.X[int(index)].reshape(28, 28)
 try:
-    out_size = lesson.conv_output_size(28, k, s, p, d)
-    demo, conv_fig = conv_view(int(index), kernel, k, s, p, d, (t("ch07.conv.padded", n=28 + 2 * p), t("ch07.conv.kernel"),
-                                                               t("ch07.conv.output", n=out_size)))
+    titles = (t("ch07.conv.padded", n=28 + 2 * p), t("ch07.conv.kernel"),
+              t("ch07.conv.output", n=lesson.conv_output_size(28, k, s, p, d)))
+    demo, conv_fig = conv_view(int(index), kernel, k, s, p, d, titles)
     st.markdown(t("ch07.conv.formula", formula=demo["formula"], out=demo["out_size"]))
     st.plotly_chart(conv_fig, key="ch07_conv_fig")
     st.code(demo["layer"], language="text")
@@ -249,10 +247,8 @@ except HeroError as err:
     layout.show_error(err)
 if ds is not None:
     st.caption(ds.source)
-    shown = lesson.preview_rows(ds)
-    side = ds.image_shape[0]
-    st.image([(ds.X[i].reshape(3, side, side).transpose(1, 2, 0) * 255).astype(np.uint8) for i in shown], width=72,
-             caption=[lesson.preview_caption(ds, i, t("ch07.project.train_tag"), t("ch07.project.val_tag")) for i in shown])
+    shown, captions = lesson.preview(ds, t("ch07.project.train_tag"), t("ch07.project.val_tag"))
+    st.image(shown, width=72, caption=captions)
 if ds is not None or which == "builtin":
     c1, c2, c3 = st.columns([2, 3, 2])
     ft_epochs = c1.slider(t("ch07.transfer.epochs"), 1, 40, P["ft_epochs"], key="ch07_ft_epochs")

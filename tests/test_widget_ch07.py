@@ -54,7 +54,8 @@ def test_uploaded_zip_traversal_refused_and_good_zip_trains(tmp_path):
     refused = list(w.train("upload", evil, 1, "some", False, {}))
     assert refused[-1][0] == translate("en", "errors.upload.zip_unsafe_path", name="../x/2.png")
     assert refused[-1][2] == {}
-    good = zipped({f"{c}/{i}.png": rgb for c, rgb in (("red", (230, 10, 10)), ("blue", (10, 10, 230))) for i in range(3)})
+    colours = (("red", (230, 10, 10)), ("blue", (10, 10, 230)))
+    good = zipped({f"{c}/{i}.png": rgb for c, rgb in colours for i in range(3)})
     status, figure, state = list(w.train("upload", good, 2, "none", False, {}))[-1]
     assert state["classes"] == ("blue", "red")
 

@@ -1,7 +1,8 @@
 """``ch07_photos``: a small built-in set of REAL photographs in four classes, for the chapter-7 实战.
 
 What it is, honestly: 17 photographs that ship inside installed packages, sorted by hand into
-four classes (cat, person, texture, medical: microscope and eye-fundus images). Each class has its own *training* photos and different *validation* photos —
+four classes (cat, person, texture, medical: microscope and eye-fundus images). Each class has
+its own *training* photos and different *validation* photos —
 no validation crop ever comes from a photo the model trained on — so validation accuracy
 measures generalisation to unseen photos, not memorised pixels. It is tiny (2–3 training
 photos per class): the point is to watch transfer learning work — and fail — on real
@@ -60,7 +61,7 @@ def photo_path(package: str, rel: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / rel
 
 
-PHOTO_SIDE = 240         # photos are shrunk once to this short side: crops (≤ 96²) need no more, and are 4–30× cheaper
+PHOTO_SIDE = 240         # photos shrunk once to this short side: crops (≤ 96²) need no more, 4–30× cheaper
 
 
 @lru_cache(maxsize=32)
@@ -126,5 +127,5 @@ def load_photos(n_per_class: int = 40, n_val_per_class: int | None = None, size:
                         image_shape=(size, size),
                         extra={"channels": 3, "val_mask": np.asarray(val), "photos": tuple(names)},
                         source=f"{n_photos} real photos shipped with scikit-image, matplotlib and gradio, "
-                               f"{len(PHOTO_CLASSES)} classes; {n_per_class} training crops per class from its training "
-                               f"photos, {n_val} validation crops from different photos; {size}×{size}")
+                               f"{len(PHOTO_CLASSES)} classes; {n_per_class} training crops per class from its "
+                               f"training photos, {n_val} validation crops from different photos; {size}×{size}")

@@ -74,7 +74,8 @@ def _draw(kind: str, rng: np.random.Generator) -> Image.Image:
         for _ in range(int(rng.integers(4, 8))):
             x, h, w = u(0, C), u(22, 40), u(8, 14)
             d.rectangle([x - 1.5, ground - 6, x + 1.5, ground + 2], fill=(90, 60, 30))
-            d.polygon([(x, ground - h), (x - w / 2, ground - 4), (x + w / 2, ground - 4)], fill=_jitter(rng, (30, 110, 40)))
+            d.polygon([(x, ground - h), (x - w / 2, ground - 4), (x + w / 2, ground - 4)],
+                      fill=_jitter(rng, (30, 110, 40)))
     elif kind == "mountain":
         img = _gradient(_jitter(rng, (120, 170, 230)), _jitter(rng, (220, 230, 240)))
         d = ImageDraw.Draw(img)
@@ -93,7 +94,8 @@ def _draw(kind: str, rng: np.random.Generator) -> Image.Image:
         x, w, h = u(10, 24), u(26, 38), u(18, 26)
         wall = _jitter(rng, (220, 190, 150), 40)
         d.rectangle([x, 52 - h, x + w, 52], fill=wall)
-        d.polygon([(x - 3, 52 - h), (x + w + 3, 52 - h), (x + w / 2, 52 - h - u(10, 16))], fill=_jitter(rng, (170, 50, 40)))
+        d.polygon([(x - 3, 52 - h), (x + w + 3, 52 - h), (x + w / 2, 52 - h - u(10, 16))],
+                  fill=_jitter(rng, (170, 50, 40)))
         d.rectangle([x + w * 0.4, 52 - h * 0.55, x + w * 0.6, 52], fill=(90, 55, 30))                      # door
         d.rectangle([x + w * 0.1, 52 - h * 0.8, x + w * 0.3, 52 - h * 0.55], fill=(170, 210, 240))      # window
     elif kind == "car":
@@ -128,7 +130,8 @@ def _draw(kind: str, rng: np.random.Generator) -> Image.Image:
             d.ellipse([bx - br, by - br, bx + br, by + br], outline=(200, 230, 250))
         x, y, w, h = u(24, 40), u(22, 42), u(14, 20), u(8, 12)
         colour = tuple(int(c) for c in rng.choice([(250, 140, 30), (250, 220, 40), (230, 60, 60), (200, 200, 210)]))
-        d.polygon([(x - w * 0.8, y), (x - w * 1.4, y - h * 0.8), (x - w * 1.4, y + h * 0.8)], fill=_jitter(rng, colour, 20))
+        d.polygon([(x - w * 0.8, y), (x - w * 1.4, y - h * 0.8), (x - w * 1.4, y + h * 0.8)],
+                  fill=_jitter(rng, colour, 20))
         d.ellipse([x - w, y - h, x + w, y + h], fill=_jitter(rng, colour, 20))
         d.ellipse([x + w * 0.45, y - h * 0.35, x + w * 0.45 + 3, y - h * 0.35 + 3], fill=(10, 10, 10))
     elif kind == "balloons":

@@ -25,7 +25,7 @@ from core.lessons.ch07_vision.own_images import (FINETUNE_SIZE, FinetuneResult, 
                                                  MAX_FINETUNE_IMAGES, _normalise, builtin_dataset, explain, finetune,
                                                  finetune_on, folder_dataset, grad_cam, image_bytes, image_row,
                                                  overlay_figure, per_class_accuracy, photo_split, predict_topk,
-                                                 preview_caption, preview_rows, resize_map, saliency, sample_row,
-                                                 square_rgb)
+                                                 preview, preview_caption, preview_rows, resize_map, saliency,
+                                                 sample_row, square_rgb)
 from core.lessons.ch07_vision.take_home import (conv_script, feature_maps_script, finetune_script, imbalance_script,
                                                 receptive_field_script, transfer_script, zoo_script)

@@ -89,6 +89,13 @@ def preview_caption(ds: datasets.ArrayDataset, i: int, train_tag: str, val_tag: 
     return " · ".join(parts)
 
 
+def preview(ds: datasets.ArrayDataset, train_tag: str, val_tag: str) -> tuple[list[np.ndarray], list[str]]:
+    """The ``preview_rows`` of a set as display images uint8 [S, S, 3] and their captions."""
+    rows, side = preview_rows(ds), ds.image_shape[0]
+    images = [(ds.X[i].reshape(3, side, side).transpose(1, 2, 0) * 255).round().astype(np.uint8) for i in rows]
+    return images, [preview_caption(ds, i, train_tag, val_tag) for i in rows]
+
+
 def sample_row(ds: datasets.ArrayDataset) -> np.ndarray:
     """A row [3·S²] to classify before anything is uploaded: the first validation crop (a photo
     the model never trained on) when the set has a split, else the first row."""

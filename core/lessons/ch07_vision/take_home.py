@@ -85,11 +85,12 @@ def finetune_script(s: FinetuneSettings, n_photos: int = 40, size: int = 64) -> 
                            registry_keys={"ch07_shapes", "ch07_photos", "tiny_resnet"},
                            requires=["torchvision", "scikit-image", "matplotlib", "gradio"],
                            main=backbone +
-                                "# 4 classes of real photos shipped inside scikit-image, matplotlib and gradio; validation\n"
-                                "# crops come from other photos than training (or use your own images as rows [N, 3·S²])\n"
+                                "# 4 classes of real photos shipped in scikit-image, matplotlib and gradio; validation\n"
+                                "# crops come from other photos than training (or your own images as rows [N, 3·S²])\n"
                                 f"ds = builtin_dataset(6 if TINY else {n_photos}, 32 if TINY else {size})\n"
                                 f"r = finetune_on(ds, FinetuneSettings(epochs=1 if TINY else {s.epochs}, "
                                 f"freeze={s.freeze!r}, device={DEVICE}), backbone)\n"
                                 "print('backbone', r.backbone, 'val_acc', r.end.get('val_acc'), 'per class', r.per_class)\n"
                                 "e = explain(r.model, image_bytes(sample_row(ds)), r.classes)\n"
-                                "print('top-3', e['topk'], 'Grad-CAM peak at', divmod(int(e['cam'].argmax()), e['cam'].shape[1]))\n")
+                                "peak = divmod(int(e['cam'].argmax()), e['cam'].shape[1])\n"
+                                "print('top-3', e['topk'], 'Grad-CAM peak at', peak)\n")
