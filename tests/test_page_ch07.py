@@ -99,7 +99,9 @@ def test_zoo_transfer_and_imbalance_buttons(app):
 def test_finetune_classify_and_bad_uploads(app, monkeypatch):
     from core.data.photo_sets import PHOTO_CLASSES
     open_page(app, PAGE)
-    assert any("17 real photographs" in m.value for m in app.markdown)      # the prose says what the set is
+    from core.data.photo_sets import PHOTOS
+    n_photos = sum(len(split) for pair in PHOTOS.values() for split in pair)
+    assert any(f"{n_photos} real photographs" in m.value for m in app.markdown)   # the prose says what the set is
     click(app, "start_ch07_ft")
     runs = finish_runs(app)
     assert runs["ch07_ft"].status == "done"

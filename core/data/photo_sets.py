@@ -1,6 +1,6 @@
 """``ch07_photos``: a small built-in set of REAL photographs in four classes, for the chapter-7 实战.
 
-What it is, honestly: 17 photographs that ship inside installed packages, sorted by hand into
+What it is, honestly: 15 photographs that ship inside installed packages, sorted by hand into
 four classes (cat, person, texture, medical: microscope and eye-fundus images). Each class has
 its own *training* photos and different *validation* photos —
 no validation crop ever comes from a photo the model trained on — so validation accuracy
