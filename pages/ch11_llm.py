@@ -298,7 +298,7 @@ if (cmp := tried(lora_memory, rank, target, id(gpt), gpt)) is not None:
                                              "predicted": t("ch11.cost.formula")}, t("ch11.lora.mem_chart")), key="ch11_lora_mem")
     heads_ = {f"{run}_{m}": f"{t('ch11.lora.full') if run == 'full' else 'LoRA'} · {t('ch11.cost.measured') if m == 'measured' else t('ch11.cost.formula')} (KiB)"
               for run in ("full", "lora") for m in ("measured", "predicted")}
-    st.dataframe(pd.DataFrame([{t("ch11.cost.quantity"): names.get(r["term"], t("ch11.cost.total")), **{heads_[c]: r[c] for c in heads_}}
+    st.dataframe(pd.DataFrame([{t("ch11.cost.quantity"): names.get(r["term"], t("ch11.lora.total")), **{heads_[c]: r[c] for c in heads_}}
                                for r in lora.memory_rows(cmp)]),
                  hide_index=True, key="ch11_lora_table")
     st.caption(t("ch11.lora.mem_note"))
