@@ -445,4 +445,5 @@ def test_tuned_model_comes_back_on_the_cpu_and_scores_like_its_table(tmp_path):
     score = lesson.score_classifier(model, "digits")
     assert score["val_acc"] == pytest.approx(lesson.best_val(r["runs"]["tuned"])["val_acc"], abs=1e-6)
     from core.lessons import TRAINERS
-    assert {"ch09_overfit", "ch09_clipping", "ch09_lr_finder", "ch09_tensorboard", "ch09_tune"} <= set(TRAINERS)
+    import core.lessons.ch09_tricks.tune_models  # noqa: F401  (registers the ch07/ch08 tuning check)
+    assert {"ch09_overfit", "ch09_clipping", "ch09_lr_finder", "ch09_tensorboard", "ch09_tune", "ch09_tune_models"} <= set(TRAINERS)

@@ -10,10 +10,12 @@ from torch import nn
 from core import data as datasets
 from core import nets
 from core.device import seed_everything
+from core.lessons import trainer
 from core.lessons.ch07_vision.own_images import FinetuneSettings, builtin_dataset, photo_split
 from core.lessons.ch07_vision.transfer import Backbone, freeze, transfer_net
 from core.lessons.ch08_nlp.sentiment import SentimentSettings, encode_texts, sentiment_split
 from core.lessons.ch08_nlp.tokens import Vocab, build_vocab, tokenize
+from core.lessons.ch09_tricks.presets import PRESETS
 from core.lessons.ch09_tricks.tuning import TuneSettings, TuneTask
 
 
@@ -69,3 +71,25 @@ def sentiment_task(s: TuneSettings, start: nn.Module | None = None, start_info: 
             "classes": ["negative", "positive"]}
     return TuneTask("ch08_sentiment", make, split, recipe.lr, recipe.batch_size, clip=s.clip, info=info,
                     note=data.source)
+
+
+@trainer("ch09_tune_models")
+def _check_tune_models(device: str, preset: str) -> dict:
+    """The 实战 on chapter 7's ResNet and chapter 8's GRU (both fresh), tiny sizes even on a GPU."""
+    import tempfile
+
+    from core.lessons.ch07_vision import pretrained_backbone
+    from core.lessons.ch09_tricks.tuning import run_tuning
+    P = PRESETS[preset]
+    out = {}
+    for name, make_task, s in (
+            ("resnet", lambda s: resnet_task(s, pretrained_backbone(False)),
+             TuneSettings(model="ch07_resnet", photos=min(P["tune_photos"], 6), epochs=1, finder_steps=10, device=device)),
+            ("sentiment", sentiment_task, TuneSettings(model="ch08_sentiment", source="en", reviews=min(P["tune_reviews"], 400),
+                                                       epochs=1, finder_steps=10, device=device))):
+        with tempfile.TemporaryDirectory() as logdir:
+            r = run_tuning(make_task(s), s, logdir)
+        rows = {row["run"]: row for row in r["table"]}
+        out[f"{name}_baseline_val_acc"] = rows["baseline"]["val_acc"]
+        out[f"{name}_tuned_lr"] = rows["tuned"]["lr"]
+    return out
