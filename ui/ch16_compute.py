@@ -63,7 +63,7 @@ def scaling_section() -> None:
 
     def draw(run: runner.Run) -> None:
         points = run.of_kind("point")
-        if points:
+        if points and run.active:          # once finished, the kept result below draws the same chart
             fitted = points[-1]["fit"]
             best = min(points, key=lambda p: p["val_loss"])
             st.plotly_chart(scaling.scaling_figure(points, fitted, best, labels, t("ch16.scaling.fig.title")),
@@ -205,7 +205,7 @@ def _compile_part(P: dict, device: str) -> None:
 def _breaks_part() -> None:
     st.subheader(t("ch16.hw.breaks"))
     st.markdown(t("ch16.hw.breaks_intro"))
-    rows = runner.section("ch16_hw_explain", lambda stop, emit: hw.graph_breaks(), button=t("ch16.hw.breaks_run"),
+    rows = runner.section("ch16_hw_explain", lambda stop, emit: hw.graph_breaks(emit=emit), button=t("ch16.hw.breaks_run"),
                           icon=":material/account_tree:", primary=False, accept=lambda r: bool(r))
     if rows:
         cols = st.columns(len(rows))

@@ -234,14 +234,16 @@ def scale_with_break(x: torch.Tensor) -> torch.Tensor:
 
 
 def graph_breaks(functions: tuple[Callable, ...] = (scale_clean, scale_with_break), batch: int = 4,
-                 width: int = 8) -> list[dict]:
+                 width: int = 8, emit: Callable[[dict], None] | None = None) -> list[dict]:
     """``torch._dynamo.explain`` on each function with x [batch, width]: graphs, breaks and why.
 
     explain traces with a recording backend (no code generation), so it takes a second, not a compile.
     """
     x = torch.randn(batch, width, generator=torch.Generator().manual_seed(0))
+    emit = emit or (lambda e: None)
     rows = []
-    for fn in functions:
+    for i, fn in enumerate(functions):
+        emit({"kind": "progress", "done": i, "total": len(functions), "text": f"torch._dynamo.explain({fn.__name__})"})
         with CAPTURE_LOCK:
             report = torch._dynamo.explain(fn)(x)
         rows.append({"function": fn.__name__, "graphs": report.graph_count, "breaks": report.graph_break_count,
@@ -249,6 +251,7 @@ def graph_breaks(functions: tuple[Callable, ...] = (scale_clean, scale_with_brea
                      "reasons": [_reason_text(r) for r in report.break_reasons],
                      "ops_per_graph": [[getattr(op, "__name__", str(op)) for op in ops] for ops in (report.ops_per_graph or [])],
                      "same_result": bool(torch.allclose(fn(x), scale_clean(x)))})
+    emit({"kind": "progress", "done": len(functions), "total": len(functions), "text": "✓"})
     return rows
 
 

@@ -160,12 +160,14 @@ def train_size(shape: dict, s: ScalingSettings, stop_event: threading.Event | No
     steps = int(end.get("step", 0))
     tokens = steps * s.batch_size * s.block_size
     n = non_embedding_params(model)
+    final = val_loss(model, val, device)
     return {"name": shape["name"], "n_layer": shape["n_layer"], "n_embd": shape["n_embd"], "params": n,
-            "val_loss": val_loss(model, val, device), "steps": steps, "tokens": tokens, "seconds": seconds,
+            "val_loss": final, "steps": steps, "tokens": tokens, "seconds": seconds,
             "tokens_per_s": tokens / max(seconds, 1e-9),
             "flops": 6.0 * n * tokens,          # ≈ 6·N·D training FLOPs (forward 2ND + backward 4ND)
             "reason": end.get("reason", ""),
-            "curve": [(int(e["step"]) * s.batch_size * s.block_size, float(e["val_loss"])) for e in history]}
+            "curve": [(int(e["step"]) * s.batch_size * s.block_size, float(e["val_loss"])) for e in history
+                      if int(e["step"]) < steps] + [(tokens, final)]}
 
 
 def scaling_lab(s: ScalingSettings, stop_event: threading.Event | None = None,
@@ -306,7 +308,7 @@ def curves_figure(points: list[dict], labels: dict, title: str = ""):
     for i, p in enumerate(points):
         if p["curve"]:
             xs, ys = zip(*p["curve"])
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{p['name']} (N={p['params']:,})",
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{p['name']} (N={p['params']:,})",
                                      line=dict(color=PALETTE[i % len(PALETTE)])))
     fig.update_xaxes(title_text=labels["tokens"])
     fig.update_yaxes(title_text=labels["loss"])
