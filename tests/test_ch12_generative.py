@@ -218,6 +218,41 @@ def test_dcgan_tiny_run_grid_judge_and_interpolation():
     assert np.allclose(path[0], dcgan.sample_seeded_z(r.generator, 3), atol=1e-5)
 
 
+def test_dcgan_generator_average_and_its_batchnorm_statistics():
+    from core.nets.dcgan import DCGANConfig, DCGANGenerator
+    torch.manual_seed(0)
+    G, avg = DCGANGenerator(DCGANConfig(width=4)), DCGANGenerator(DCGANConfig(width=4))
+    before = [p.detach().clone() for p in avg.parameters()]
+    dcgan.update_average(avg, G, 0.999, step=5)           # early: decay (1 + 5) / (10 + 5) = 0.4
+    for b, a, g in zip(before, avg.parameters(), G.parameters()):
+        assert torch.allclose(a, 0.4 * b + 0.6 * g, atol=1e-6)
+    before = [p.detach().clone() for p in avg.parameters()]
+    dcgan.update_average(avg, G, 0.99, step=10_000)        # late: the decay asked for
+    for b, a, g in zip(before, avg.parameters(), G.parameters()):
+        assert torch.allclose(a, 0.99 * b + 0.01 * g, atol=1e-6)
+    # recalibrated statistics = the mean / variance of the BatchNorm inputs over those noise vectors
+    avg.eval()
+    dcgan.recalibrate(avg, n=300, seed=4)
+    z = torch.randn((300, avg.config.latent_dim), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        pre = avg.project[0](z)
+    bn = avg.project[1]
+    assert torch.allclose(bn.running_mean, pre.mean(0), atol=1e-5)
+    assert torch.allclose(bn.running_var, pre.var(0, unbiased=True), rtol=1e-3, atol=1e-5)
+    assert bn.momentum == 0.1 and not avg.training           # momentum and eval mode restored
+
+
+def test_dcgan_run_keeps_the_average_and_the_raw_generator():
+    s = dcgan.DCGANSettings(steps=6, batch_size=8, width=8, grid_every=3, eval_every=0, ema=0.999)
+    r = dcgan.train_dcgan(s)
+    assert r.raw_generator is not r.generator
+    assert any(not torch.equal(a, b) for a, b in zip(r.generator.parameters(), r.raw_generator.parameters()))
+    plain = dcgan.train_dcgan(dcgan.DCGANSettings(**{**s.__dict__, "ema": 0.0}))
+    assert plain.generator is plain.raw_generator
+    for a, b in zip(plain.generator.parameters(), r.raw_generator.parameters()):
+        assert torch.equal(a, b)                           # the average never feeds back into training
+
+
 def test_dcgan_divergence_keeps_last_good_generator():
     s = dcgan.DCGANSettings(steps=300, batch_size=8, width=8, lr=0.1, grid_every=10, eval_every=0)
     r = dcgan.train_dcgan(s)
