@@ -41,7 +41,7 @@ def by_run(run: runner.Run) -> dict:
 
 
 def draw_lit(run: runner.Run) -> None:
-    if runs := by_run(run):
+    if run.active and (runs := by_run(run)):      # once finished, the overlay below takes over
         st.plotly_chart(viz.curves(runs, ["val_loss", "val_acc"]), key=f"ch15_lit_live_{len(run.events)}")
 
 
@@ -58,7 +58,8 @@ if lr_ is not None:
                                title=t("ch15.lit.curves")), key="ch15_lit_curves")
     cols = st.columns(len(lr_) + 1)
     for col, (k, v) in zip(cols, lr_.items()):
-        col.metric(RUN_NAMES[k], f"{v.end.get('val_acc', 0):.1%}", f"{v.end['seconds']:.1f} s", delta_color="off")
+        col.metric(RUN_NAMES[k], f"{v.end.get('val_acc', 0):.1%}", f"{v.end['seconds']:.1f} s", delta_color="off",
+                   delta_arrow="off")
     if len(lr_) == 2:
         cols[-1].metric(t("ch15.lit.ratio"), f"{lr_['lightning'].end['seconds'] / lr_['plain'].end['seconds']:.2f}×")
         with st.expander(t("ch15.lit.logged"), icon=":material/table_view:"):
@@ -139,7 +140,7 @@ T_LABELS = {"epoch": t("ch15.optuna.epoch"), "val_acc": "val_acc", "title": t("c
 
 def draw_study(run: runner.Run) -> None:
     states = {e["number"]: e["state"] for e in run.of_kind("trial")}
-    if epochs := run.of_kind("trial_epoch"):
+    if run.active and (epochs := run.of_kind("trial_epoch")):
         st.plotly_chart(fig.trial_curves(epochs, states, T_LABELS), key=f"ch15_trials_live_{len(run.events)}")
 
 
@@ -204,6 +205,6 @@ rows = chooser.chooser_rows()
 st.dataframe(pd.DataFrame([{t("ch15.chooser.library"): r["name"], t("ch15.chooser.job"): t(f"ch15.chooser.jobs.{r['job']}"),
                             t("ch15.chooser.here"): (f"✓ {r['version']}" if r["installed"] else "—"),
                             t("ch15.chooser.chapter"): r["chapter"], "pip": r["pip"]} for r in rows]),
-             key="ch15_chooser", hide_index=True)
+             key="ch15_chooser", hide_index=True, height=36 * (len(rows) + 1) + 4)
 st.markdown(t("ch15.chooser.advice"))
 layout.code_panel(chooser.chooser_rows, "ch15_chooser.py", "ch15_chooser_code", script=scr.chooser_script())

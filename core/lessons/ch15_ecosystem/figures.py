@@ -82,8 +82,8 @@ def graph_animation(frames: list[dict], graph: dict, labels: dict[str, str]) -> 
                            marker=dict(size=[16 if t else 10 for t in train], color=colours,
                                        line=dict(width=[3 if t else 0 for t in train], color="black")))]
 
-    first = frames[0]
-    fig = go.Figure(data=traces(first["emb"]),
+    last = frames[-1]      # shown first: the trained embedding; Play replays it from the start
+    fig = go.Figure(data=traces(last["emb"]),
                     frames=[go.Frame(data=traces(f["emb"]), name=str(f["epoch"]),
                                      layout=dict(title=labels["frame"].format(epoch=f["epoch"] + 1,
                                                                               acc=f"{f['acc']:.0%}")))
@@ -93,11 +93,10 @@ def graph_animation(frames: list[dict], graph: dict, labels: dict[str, str]) -> 
              for f in frames]
     fig.update_layout(updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.12, xanchor="left",
                                         buttons=[dict(label=labels["play"], method="animate",
-                                                      args=[None, dict(frame=dict(duration=120, redraw=True),
-                                                                       fromcurrent=True)])])],
-                      sliders=[dict(steps=steps, active=0, x=0.12, len=0.88, y=-0.05,
+                                                      args=[None, dict(frame=dict(duration=120, redraw=True))])])],
+                      sliders=[dict(steps=steps, active=len(steps) - 1, x=0.12, len=0.88, y=-0.05,
                                     currentvalue=dict(prefix=labels["epoch"] + " "))])
     fig.update_xaxes(range=[-1.1, 1.1], zeroline=False)
     fig.update_yaxes(range=[-1.1, 1.1], zeroline=False, scaleanchor="x")
-    return style(fig, labels["frame"].format(epoch=first["epoch"] + 1, acc=f"{first['acc']:.0%}"),
+    return style(fig, labels["frame"].format(epoch=last["epoch"] + 1, acc=f"{last['acc']:.0%}"),
                  height=480, margin=dict(l=40, r=10, t=50, b=90))
