@@ -29,7 +29,7 @@ from core.viz import style
 
 PRESETS = {
     "tiny": {"steps": 20, "batch_size": 32, "eval_every": 10},
-    "default": {"steps": 1500, "batch_size": 64, "eval_every": 100},
+    "default": {"steps": 600, "batch_size": 64, "eval_every": 50},
     "gpu": {"steps": 3000, "batch_size": 128, "eval_every": 100},
 }
 
@@ -110,7 +110,7 @@ def caption_table(vocab: list[str] = VOCAB) -> tuple[torch.Tensor, torch.Tensor]
 
 @dataclass
 class CLIPSettings:
-    steps: int = 1500
+    steps: int = 600
     batch_size: int = 64      # B pairs per step: the B×B matrix has B−1 negatives per row
     lr: float = 3e-3
     embed_dim: int = 32

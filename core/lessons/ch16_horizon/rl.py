@@ -42,6 +42,8 @@ class RLSettings:
     lr: float = 1e-2
     hidden: int = 64
     value_weight: float = 0.5  # weight of the baseline's squared error in the loss
+    entropy_weight: float = 0.01  # a small bonus for keeping π uncertain: stops an early collapse onto one action
+    clip_norm: float = 1.0     # gradient-norm clip: one lucky 500-step episode cannot throw the policy away
     stop_at_solved: bool = True  # end once the mean reward of the last WINDOW episodes reaches SOLVED
     seed: int = 0
     device: str = "cpu"
@@ -83,10 +85,11 @@ def reinforce_loss(logp: torch.Tensor, values: torch.Tensor, returns: torch.Tens
 
 def run_episode(policy: PolicyMLP, env, seed: int | None = None, greedy: bool = False,
                 generator: torch.Generator | None = None, record: bool = False) -> dict:
-    """One episode. → {"reward", "logp" [T] (with grad), "values" [T], "rewards", "states" [T+1, 4] if record}."""
+    """One episode. → {"reward", "rewards", "logp" / "values" / "entropy" [T] (with grad, when sampling),
+    "states" [T+1, 4] if record}."""
     device = next(policy.parameters()).device
     obs, _ = env.reset(seed=seed)
-    logps, values, rewards, states = [], [], [], [obs]
+    logps, values, entropies, rewards, states = [], [], [], [], [obs]
     done = False
     while not done:
         logits, value = policy(torch.as_tensor(obs, dtype=torch.float32, device=device)[None])
@@ -95,8 +98,10 @@ def run_episode(policy: PolicyMLP, env, seed: int | None = None, greedy: bool = 
         else:
             probs = torch.softmax(logits[0].float(), -1).cpu()
             action = int(torch.multinomial(probs, 1, generator=generator))
-            logps.append(torch.log_softmax(logits[0], -1)[action])
+            log_probs = torch.log_softmax(logits[0], -1)
+            logps.append(log_probs[action])
             values.append(value[0])
+            entropies.append(-(log_probs.exp() * log_probs).sum())
         obs, reward, terminated, truncated, _ = env.step(action)
         rewards.append(float(reward))
         done = terminated or truncated
@@ -104,7 +109,7 @@ def run_episode(policy: PolicyMLP, env, seed: int | None = None, greedy: bool = 
             states.append(obs)
     out = {"reward": sum(rewards), "rewards": rewards}
     if logps:
-        out.update(logp=torch.stack(logps), values=torch.stack(values))
+        out.update(logp=torch.stack(logps), values=torch.stack(values), entropy=torch.stack(entropies))
     if record:
         out["states"] = np.asarray(states, dtype=np.float32)
     return out
@@ -127,9 +132,11 @@ def train_reinforce(s: RLSettings, stop=None, emit: Emit | None = None) -> RLRun
         # 1. play one episode with the current policy  2. returns G_t  3. policy-gradient step
         ep = run_episode(policy, env, seed=s.seed * 100_003 + episode, generator=g)
         returns = discounted_returns(ep["rewards"], s.gamma).to(device)
-        loss = reinforce_loss(ep["logp"], ep["values"], returns, s.value_weight)
+        loss = (reinforce_loss(ep["logp"], ep["values"], returns, s.value_weight)
+                - s.entropy_weight * ep["entropy"].mean())
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), s.clip_norm)
         opt.step()
         run.rewards.append(ep["reward"])
         mean = float(np.mean(run.rewards[-WINDOW:]))
