@@ -13,10 +13,10 @@ from ui.i18n import lang, t
 layout.chapter_header("preface")
 
 
-def card_figure(m) -> str:
-    """A card's measured longest run (bench/cards.json): how long, what, when and where."""
+def card_figure(m) -> tuple[str, str | None]:
+    """A card's measured longest run (bench/cards.json): (how long, when, where) and what ran (its tooltip)."""
     if m is None:
-        return t("home.cards.not_measured")
+        return t("home.cards.not_measured"), None
     secs = t("home.cards.seconds", n=f"{m.seconds:g}") if m.seconds < 60 else \
         t("home.cards.minutes", m=int(m.seconds // 60), s=round(m.seconds % 60))
     mach = m.machine
@@ -25,8 +25,7 @@ def card_figure(m) -> str:
     load = mach.get("load")
     if load is not None:
         where += " · " + (t(f"home.cards.{load}") if load in ("quiet", "low") else t("home.cards.load", load=load))
-    return t("home.cards.measured", seconds=secs, what=m.what.get(lang(), m.what["en"])) + "  \n" + \
-        t("home.cards.where", date=m.date, machine=where)
+    return t("home.cards.measured", seconds=secs, date=m.date, machine=where), m.what.get(lang(), m.what["en"])
 
 
 st.subheader(t("home.path_title"))
@@ -44,7 +43,7 @@ for part in (1, 2, 3, 4, 5):
     for row_start in range(0, len(chapters), 4):
         cols = st.columns(4)
         for col, ch in zip(cols, chapters[row_start:row_start + 4]):
-            with col.container(border=True, height=190):
+            with col.container(border=True, height=215):
                 runs = " · ".join(t(f"home.runs.{r}") for r in ch.runs)
                 if ch.built:
                     st.page_link(ch.page, label=t(f"chapters.{ch.id}.nav"), icon=":material/play_circle:")
@@ -52,8 +51,9 @@ for part in (1, 2, 3, 4, 5):
                     st.markdown(f"**{t(f'chapters.{ch.id}.nav')}**")
                 st.caption(t(f"chapters.{ch.id}.blurb"))
                 if ch.built:
+                    figure, what = card_figure(ch.measured)
                     st.caption(runs)
-                    st.caption(card_figure(ch.measured))
+                    st.caption(figure, help=what)
                 else:
                     st.caption(f":material/construction: {t('home.in_preparation')}")
 

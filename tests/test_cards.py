@@ -55,7 +55,7 @@ def test_home_cards_show_the_measured_figures(app, monkeypatch, lang):
     app.run()
     captions = " ".join(c.value for c in app.caption)
     what = "digits to 97 %" if lang == "en" else "数字到 97 %"
-    assert what in captions and "2026-11-29" in captions
+    assert what in [c.proto.help for c in app.caption] and "2026-11-29" in captions
     assert translate(lang, "home.cards.seconds", n="4") in captions
     assert translate(lang, "home.cards.minutes", m=1, s=15) in captions              # 75.3 s
     assert translate(lang, "home.cards.load", load=11.5) in captions and translate(lang, "home.cards.quiet") in captions
