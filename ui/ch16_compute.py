@@ -218,7 +218,7 @@ def _breaks_part() -> None:
                 if not row["reasons"]:
                     st.success(t("ch16.hw.no_breaks"), icon=":material/check_circle:")
                 for i, ops in enumerate(row["ops_per_graph"], 1):
-                    st.caption(f"graph {i}: " + " → ".join(ops))
+                    st.caption(t("ch16.hw.graph_n", n=i) + " " + " → ".join(ops))
         st.caption(t("ch16.hw.breaks_note"))
     layout.code_panel([hw.scale_clean, hw.scale_with_break, hw.graph_breaks], "ch16_graph_breaks.py", "ch16_hw_explain",
                       label="explain",
