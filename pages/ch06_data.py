@@ -126,10 +126,11 @@ if vset is not None:
         st.info(t(vset.notice, **vset.notice_params), icon=":material/cloud_off:")
     c1, c2 = st.columns([3, 2])
     shown = vset.images[:P["show"]]
-    c1.plotly_chart(lesson.rgb_grid(shown, [vset.classes[y] for y in vset.labels[:len(shown)]], cols=8, cell=70),
+    names = [t(f"ch06.scenes.{c}") if vset.name == "scenes10" else c for c in vset.classes]   # generated: ours to name
+    c1.plotly_chart(lesson.rgb_grid(shown, [names[y] for y in vset.labels[:len(shown)]], cols=8, cell=70),
                     key="ch06_set_grid")
     counts = vset.full_counts if vset.full_counts is not None else np.bincount(vset.labels, minlength=len(vset.classes))
-    c2.plotly_chart(viz.bars(list(vset.classes), counts, t("ch06.sets.counts")), key="ch06_set_counts")
+    c2.plotly_chart(viz.bars(names, counts, t("ch06.sets.counts")), key="ch06_set_counts")
 layout.code_panel([lesson.load_vision, lesson.offline_scenes], "ch06_datasets.py", "ch06_sets_code",
                   script=lesson.datasets_script(vs_name, P["online_n"], online))
 
@@ -222,7 +223,8 @@ if pipe is not None:
     if pipe.notice:
         st.info(t(pipe.notice, **pipe.notice_params), icon=":material/cloud_off:")
     c1, c2 = st.columns([3, 2])
-    c1.plotly_chart(lesson.rgb_grid(pipe.batch_images, [pipe.classes[y] for y in pipe.batch_labels], cols=8, cell=75,
+    names = [t(f"ch06.scenes.{c}") if pipe.source == "scenes10" else c for c in pipe.classes]
+    c1.plotly_chart(lesson.rgb_grid(pipe.batch_images, [names[y] for y in pipe.batch_labels], cols=8, cell=75,
                                     title=t("ch06.pipe.batch", shape=str(pipe.batch_shape))), key="ch06_pipe_batch")
     c2.dataframe(pd.DataFrame({"mean": pipe.mean, "std": pipe.std}, index=["R", "G", "B"]).round(4), key="ch06_pipe_stats")
     c2.metric(t("ch06.pipe.acc"), f"{pipe.end.get('val_acc', float('nan')):.1%}",

@@ -106,3 +106,15 @@ def test_transforms_upload_good_and_bad(app):
     app.session_state["lang"] = "zh"
     app.run()
     assert translate("zh", "errors.upload.too_large", size_mb=11.0, limit_mb=10.0) in errors(app)
+
+
+def test_procedural_scenes_are_shown_with_translated_class_names(app):
+    open_page(app, PAGE)
+    app.radio(key="ch06_set").set_value("scenes10").run()
+    assert not app.exception
+    app.session_state["lang"] = "zh"
+    app.run()
+    grid = next(c for c in app.get("plotly_chart") if c.key == "ch06_set_grid")
+    spec = grid.proto.spec
+    assert "日落" in spec and "气球" in spec and "night_sky" not in spec
+    assert translate("zh", "ch06.scenes.sunset") == "日落"
