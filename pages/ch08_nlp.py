@@ -114,11 +114,12 @@ scale = c2.select_slider(t("ch08.grad.scale"), [0.5, 1.0, 1.5, 2.0, 3.0, 4.0], v
 bias = c3.select_slider(t("ch08.grad.bias"), [0.0, 1.0, 2.0, 3.0], value=1.0, key="ch08_grad_bias")
 nonlin = c4.radio(t("ch08.grad.nonlin"), ["tanh", "relu"], horizontal=True, key="ch08_grad_nonlin")
 shown = S.get("ch08_grad_shown", False)
-if st.button(t("ch08.grad.button"), icon=":material/play_arrow:", key="ch08_grad_run"):
-    S["ch08_grad_shown"] = shown = True
 comp = gradient_comparison(seq_len, scale, nonlin, bias) if shown else None   # computed once asked for
 layout.predict_then_run("ch08_grad", t("ch08.grad.question", n=seq_len), ["RNN", "LSTM", "GRU"],
                         comp["best"].upper() if shown else None)
+if st.button(t("ch08.grad.button"), icon=":material/play_arrow:", key="ch08_grad_run"):
+    S["ch08_grad_shown"] = shown = True
+    comp = gradient_comparison(seq_len, scale, nonlin, bias)
 if shown:
     st.plotly_chart(lesson.gradient_figure(comp["norms"], t("ch08.grad.figure")), key="ch08_grad_fig")
     st.markdown(t("ch08.grad.kept", **{c: f"{v:.1e}" for c, v in comp["kept"].items()}))
