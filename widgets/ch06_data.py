@@ -22,7 +22,8 @@ def settings_for(online: bool, n_images: int, epochs: int) -> lesson.PipelineSet
 
 def batch_outputs(result: lesson.PipelineResult, t) -> tuple:
     """(batch grid figure, per-channel stats table) of a finished pipeline."""
-    grid = lesson.rgb_grid(result.batch_images, [result.classes[y] for y in result.batch_labels], cols=8, cell=75,
+    names = [t(f"ch06.scenes.{c}") if result.source == "scenes10" else c for c in result.classes]
+    grid = lesson.rgb_grid(result.batch_images, [names[y] for y in result.batch_labels], cols=8, cell=75,
                            title=t("ch06.pipe.batch", shape=str(result.batch_shape)))
     stats = pd.DataFrame({"channel": ["R", "G", "B"], "mean": result.mean, "std": result.std}).round(4)
     return grid, stats
