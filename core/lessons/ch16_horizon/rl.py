@@ -27,8 +27,8 @@ from core.viz import style
 
 PRESETS = {
     "tiny": {"episodes": 6},
-    "default": {"episodes": 600},
-    "gpu": {"episodes": 800},
+    "default": {"episodes": 1200},
+    "gpu": {"episodes": 1500},
 }
 ENV_ID = "CartPole-v1"
 SOLVED = 195.0          # the classic "solved" bar (CartPole-v0's), averaged over WINDOW episodes
@@ -37,7 +37,7 @@ WINDOW = 100
 
 @dataclass
 class RLSettings:
-    episodes: int = 600
+    episodes: int = 1200
     gamma: float = 0.99        # discount: a reward k steps later counts γᵏ
     lr: float = 1e-2
     hidden: int = 64
