@@ -11,25 +11,32 @@ from core.device import configure_threads  # noqa: E402
 from ui import layout, runner, shelf  # noqa: E402
 from ui.i18n import language_selector, t  # noqa: E402
 
-# The icon is a file we ship: a :material/...: page icon is fetched from a font CDN on every load.
-st.set_page_config(page_title="PyTorch Zero to Hero", page_icon=str(ROOT / "static" / "favicon.png"),
-                   layout="wide")
-configure_threads(runner.THREADS_PER_RUN)
-language_selector()
 
-groups: dict[str, list] = {}
-for chapter in CHAPTERS:
-    if not chapter.built:
-        continue
-    page = st.Page(chapter.page, title=t(f"chapters.{chapter.id}.nav"), url_path=chapter.url_path,
-                   default=chapter.id == "preface")
-    groups.setdefault(t(f"parts.p{chapter.part}"), []).append(page)
+def main() -> None:
+    # The icon is a file we ship: a :material/...: page icon is fetched from a font CDN on every load.
+    st.set_page_config(page_title="PyTorch Zero to Hero", page_icon=str(ROOT / "static" / "favicon.png"),
+                       layout="wide")
+    configure_threads(runner.THREADS_PER_RUN)
+    language_selector()
 
-# Hidden built-in menu, our own links: with client.showSidebarNavigation off, a fresh server never
-# flashes the raw pages/ file list before this first run (.streamlit/config.toml, ui/server.py).
-navigation = st.navigation(groups, position="hidden")
-layout.navigation_links(groups)
-runner.adopt_finished()   # finished runs' results are kept before any page draws
-layout.device_panel()
-shelf.sidebar()
-navigation.run()
+    groups: dict[str, list] = {}
+    for chapter in CHAPTERS:
+        if not chapter.built:
+            continue
+        page = st.Page(chapter.page, title=t(f"chapters.{chapter.id}.nav"), url_path=chapter.url_path,
+                       default=chapter.id == "preface")
+        groups.setdefault(t(f"parts.p{chapter.part}"), []).append(page)
+
+    # Hidden built-in menu, our own links: with client.showSidebarNavigation off, a fresh server never
+    # flashes the raw pages/ file list before this first run (.streamlit/config.toml, ui/server.py).
+    navigation = st.navigation(groups, position="hidden")
+    layout.navigation_links(groups)
+    runner.adopt_finished()   # finished runs' results are kept before any page draws
+    layout.device_panel()
+    shelf.sidebar()
+    navigation.run()
+
+
+# A spawned DataLoader worker (ch06) re-imports the running script as __mp_main__: it must not draw.
+if __name__ != "__mp_main__":
+    main()

@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from core import data, nets  # noqa: E402
+from core import catalog, data, nets  # noqa: E402
 from core.device import configure_threads, seed_everything  # noqa: E402
 from core.lessons import ch05_training as lesson  # noqa: E402
 from core.train import evaluate, fit, make_optimizer, run_to_end  # noqa: E402
@@ -178,6 +178,10 @@ def main() -> None:
     print(f"fit vs plain loop: {o['fit_s']} s vs {o['plain_s']} s = {o['ratio']}×  goal ≤ 1.05×")
     print(f"ch05 rerun (no training): median {p['median_s']} s, max {p['max_s']} s  goal ≤ 0.3 s")
     print(f"3 visitors: solo {v['solo_s']} s, together {v['each_s']} s, worst {v['worst_ratio']}×  goal ≤ 2.5×")
+    card = catalog.record_measurement("ch05", d["total_seconds"], {
+        "en": f"digits classifier, default preset ({d['epochs']} epochs), to {d['final_val_acc']:.1%} validation",
+        "zh": f"手写数字分类器，默认预设（{d['epochs']} 轮），验证准确率 {d['final_val_acc']:.1%}"})
+    print("home card:", "recorded in bench/cards.json" if card else "not recorded (machine loaded; HERO_RECORD_CARDS=1 forces)")
 
 
 if __name__ == "__main__":

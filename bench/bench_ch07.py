@@ -30,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from bench.timing import median_time  # noqa: E402
-from core import data, weights  # noqa: E402
+from core import catalog, data, weights  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons import ch07_vision as L  # noqa: E402
 
@@ -153,6 +153,10 @@ def main() -> None:
                       if k in results}, indent=1))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ch07.json").write_text(json.dumps(results, indent=2) + "\n")
+    card = catalog.record_measurement("ch07", ft_seconds, {
+        "en": f"实战: fine-tune on the built-in real photos ({len(photos)} crops), default preset, nothing frozen",
+        "zh": f"实战：在内置真实照片上微调（{len(photos)} 个裁剪），默认预设，不冻结"})
+    print("home card:", "recorded in bench/cards.json" if card else "not recorded (machine loaded; HERO_RECORD_CARDS=1 forces)")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import weights  # noqa: E402
+from core import catalog, weights  # noqa: E402
 from core.device import configure_threads  # noqa: E402
 from core.lessons.ch15_ecosystem import attributions as attr  # noqa: E402
 from core.lessons.ch15_ecosystem import gnn  # noqa: E402
@@ -94,6 +94,11 @@ def main() -> None:
     print(f"load at the end: {report['load_end']}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ch15.json").write_text(json.dumps(report, indent=2))
+    if not TINY:
+        card = catalog.record_measurement("ch15", o["seconds"], {
+            "en": f"Optuna study tuning a Lightning run, {o['trials']} trials × {o['epochs_per_trial']} epochs",
+            "zh": f"Optuna 调参 Lightning 训练，{o['trials']} 次试验 × {o['epochs_per_trial']} 轮"})
+        print("home card:", "recorded in bench/cards.json" if card else "not recorded (machine loaded; HERO_RECORD_CARDS=1 forces)")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_every_section_runs(app):
     assert state["modes"]["dropout_eval_spread"] == 0.0
     assert state["trace"]["rows"][1]["traced_diff"] > 1e-2
     assert state["unexportable"]["error"].code == "ch13.export_failed_data_dependent"
-    assert state["onnx"]["parity"]["max_abs_diff"] <= 1e-5
+    assert state["onnx"]["parity"]["max_abs_diff"] <= 5e-5
     assert any(a["op"] == "ConvInteger" for a in state["diff"]["added"])
     assert len(state["prune"]) == 3
     click(app, "start_ch13_race")

@@ -74,7 +74,8 @@ def test_ch05_widget_predicts_a_drawn_digit_and_trains():
     empty, _, hint = w.predict({"composite": np.full((280, 280, 4), 255, np.uint8)}, "digits", {}, "zh")
     assert empty == {} and "画布" in hint
     outputs = list(w.train("digits", 2, {}))
-    status, curves, state = outputs[-1]
+    status, curves, matrix, state = outputs[-1]
     assert "digits" in state and curves is not None and len(outputs) > 2   # streamed, not one shot
+    assert matrix is not None                                               # the confusion matrix of the finished model
     trained_probs, _, _ = w.predict({"composite": canvas}, "digits", state)
     assert set(trained_probs) == {str(i) for i in range(10)}
