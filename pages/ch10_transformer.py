@@ -4,7 +4,6 @@ import streamlit as st
 
 from core import takehome, viz
 from core.device import preset
-from core.errors import HeroError
 from core.lessons import ch10_transformer as ch10
 from core.lessons.ch08_nlp import attention_figure, translate
 from core.lessons.ch10_transformer import attention as att, gpt, heads, positions as pos, shapes, translation as tr, vit
@@ -23,15 +22,6 @@ def minilm():
     return heads.load_minilm()
 
 
-def tried(fn, *args, **kwargs):
-    """fn(...), or None after showing its translated error."""
-    try:
-        return fn(*args, **kwargs)
-    except HeroError as err:
-        layout.show_error(err)
-        return None
-
-
 def curves(run_events: list[dict], key: str, by_run: dict | None = None) -> None:
     runs = by_run or {"": run_events}
     st.plotly_chart(viz.curves(runs, ["val_loss"], {"val_loss": t("ch10.common.val_loss"), "step": t("ch10.common.step")},
@@ -46,7 +36,7 @@ temp = c2.select_slider(t("ch10.attn.temperature"), [0.1, 0.25, 0.5, 1.0, 2.0, 4
 causal = c3.toggle(t("ch10.attn.causal"), key="ch10_causal")
 pad_to = c4.slider(t("ch10.attn.pad_to"), 0, att.MAX_WORDS, 0, key="ch10_pad")
 step_settings = att.StepSettings(sentence=sentence, temperature=temp, causal=causal, pad_to=pad_to)
-if (steps := tried(att.attention_steps, step_settings)) is not None:
+if (steps := layout.tried(att.attention_steps, step_settings)) is not None:
     st.caption(t("ch10.attn.scale", scale=f"{steps['scale']:.3f}", diff=f"{steps['max_diff_sdpa']:.1e}"))
     cols = st.columns(3)
     for i, step in enumerate(steps["steps"]):
@@ -66,7 +56,7 @@ tw_heads = c2.selectbox(t("ch10.attn.heads"), [1, 2, 3, 4, 8], 3, key="ch10_tw_h
 tw_width = c3.selectbox(t("ch10.attn.width"), [16, 24, 32], 0, key="ch10_tw_width")
 tw_pad = c4.toggle(t("ch10.attn.padding"), True, key="ch10_tw_pad")
 lengths = [6 - i % 3 for i in range(tw_batch)] if tw_pad else None
-if (three := tried(att.three_ways, tw_batch, 6, tw_width, tw_heads, causal, lengths)) is not None:
+if (three := layout.tried(att.three_ways, tw_batch, 6, tw_width, tw_heads, causal, lengths)) is not None:
     st.dataframe(pd.DataFrame([{t("ch10.attn.pair"): t(f"ch10.attn.{k}"), t("ch10.attn.max_diff"): f"{v:.1e}"}
                                for k, v in three["max_diff"].items()]), hide_index=True, key="ch10_tw_table")
     st.caption(t("ch10.attn.three_note", shape=str(list(three["weights_mha"].shape)), lengths=lengths or "—"))
@@ -84,7 +74,7 @@ gpt_label, model = shelf.picker("ch10_gpt_pick", "char-gpt",
 c1, c2 = st.columns([3, 1])
 head_text = c1.text_input(t("ch10.heads.text"), gpt.SAMPLE_TEXT, key="ch10_head_text")
 layer = c2.selectbox(t("ch10.heads.layer"), range(model.config.n_layer), model.config.n_layer - 1, key="ch10_layer")
-if (maps := tried(gpt.attention_for, model, VOCAB, head_text)) is not None:
+if (maps := layout.tried(gpt.attention_for, model, VOCAB, head_text)) is not None:
     if maps["dropped"]:
         st.warning(t("ch10.gpt.dropped", chars=" ".join(repr(c) for c in maps["dropped"])))
     st.plotly_chart(heads.heads_figure(maps["maps"][layer], maps["tokens"], t("ch10.heads.grid", layer=layer),
@@ -99,7 +89,7 @@ if st.toggle(t("ch10.heads.minilm"), key="ch10_minilm_on"):
     c1, c2 = st.columns([3, 1])
     mini_text = c1.text_input(t("ch10.heads.minilm_text"), heads.MINILM_SAMPLE, key="ch10_minilm_text")
     mini_layer = c2.slider(t("ch10.heads.layer"), 0, model_mini.config.num_hidden_layers - 1, 2, key="ch10_mini_layer")
-    if (mini := tried(heads.minilm_attention, mini_text, tok_mini, model_mini)) is not None:
+    if (mini := layout.tried(heads.minilm_attention, mini_text, tok_mini, model_mini)) is not None:
         if mini["cut"]:
             st.caption(t("ch10.heads.minilm_cut", n=heads.MAX_MINILM_TOKENS))
         mini_heads = st.multiselect(t("ch10.heads.shown"), list(range(mini["maps"].shape[1])), [0, 1, 2],
@@ -152,7 +142,7 @@ ts = shapes.TransformerShape(d_model=c1.selectbox("d_model", [32, 64, 128, 256, 
                              num_encoder_layers=c3.slider(t("ch10.shapes.enc"), 1, 6, 2, key="ch10_enc"),
                              num_decoder_layers=c4.slider(t("ch10.shapes.dec"), 1, 6, 2, key="ch10_dec"),
                              dim_feedforward=c5.selectbox("dim_feedforward", [64, 128, 256, 512, 2048], 2, key="ch10_ff"))
-if (table := tried(shapes.transformer_table, ts)) is not None:
+if (table := layout.tried(shapes.transformer_table, ts)) is not None:
     st.dataframe(pd.DataFrame(table["rows"]).rename(columns={"part": t("ch10.shapes.part"), "shape": t("ch10.shapes.shape"),
                                                              "params": t("ch10.shapes.params"), "formula": t("ch10.shapes.formula")}),
                  hide_index=True, key="ch10_shape_table")
@@ -190,7 +180,7 @@ c1, c2 = st.columns(2)
 digit_index = c1.slider(t("ch10.vit.index"), 0, len(digits) - 1, 0, key="ch10_digit")
 patch = c2.select_slider(t("ch10.vit.patch"), [1, 2, 3, 4, 8], 2, key="ch10_patch")
 image = digits.X[digit_index].reshape(8, 8)
-if (patches := tried(vit.patchify, image, patch)) is not None:
+if (patches := layout.tried(vit.patchify, image, patch)) is not None:
     c1, c2 = st.columns([1, 2])
     c1.plotly_chart(vit.patch_grid_figure(image, patch, t("ch10.vit.grid", n=len(patches))), key="ch10_patch_grid")
     c2.plotly_chart(viz.image_grid(patches, [str(i) for i in range(len(patches))], cols=8, title=t("ch10.vit.tokens")),
@@ -226,7 +216,7 @@ tr_result = runner.section("ch10_tr", lambda stop, emit, s=tr_settings: tr.train
 if tr_result:
     st.markdown(t("ch10.tr.done", exact=f"{tr_result.end.get('val_exact', 0):.1%}", task=t(f"ch10.tr.task_{tr_result.task.task}")))
     src = st.text_input(t("ch10.tr.input"), tr_result.task.val[0][0], key="ch10_tr_input")
-    if (out := tried(translate, tr_result, src)) is not None:
+    if (out := layout.tried(translate, tr_result, src)) is not None:
         st.markdown(t("ch10.tr.output", out=out["output"] or "∅"))
         if out["unknown"]:
             st.warning(t("ch10.tr.unknown", words=", ".join(out["unknown"])))
@@ -252,7 +242,7 @@ gpt_settings = gpt.GPTSettings(**{**g, "n_layer": c1.slider(t("ch10.gpt.layers")
                                   "steps": c4.slider(t("ch10.gpt.steps"), 2, 3000, g["steps"], key="ch10_g_steps"),
                                   "pos": c5.selectbox(t("ch10.pos.kind_label"), list(pos_labels), format_func=pos_labels.get, key="ch10_g_pos")},
                                device=DEV)
-bad = tried(gpt.check_gpt_settings, gpt_settings) is None   # refused settings: no run, the last model stays
+bad = layout.tried(gpt.check_gpt_settings, gpt_settings) is None   # refused settings: no run, the last model stays
 
 
 def draw_gpt(run: runner.Run) -> None:
@@ -286,7 +276,7 @@ gen_settings = gpt.GenerateSettings(prompt=prompt, n_new=c1.slider(t("ch10.gen.n
                                     top_p=c4.slider("top-p", 0.05, 1.0, 0.95, key="ch10_top_p"),
                                     use_cache=c5.toggle(t("ch10.gen.cache"), True, key="ch10_use_cache"), device=DEV)
 if st.button(t("ch10.gen.run"), type="primary", icon=":material/edit_note:", key="ch10_gen_run"):
-    S["ch10_gen"] = tried(gpt.generate, model, VOCAB, gen_settings)
+    S["ch10_gen"] = layout.tried(gpt.generate, model, VOCAB, gen_settings)
 if gen := S.get("ch10_gen"):
     if gen["dropped"]:
         st.warning(t("ch10.gpt.dropped", chars=" ".join(repr(c) for c in gen["dropped"])))
@@ -301,7 +291,7 @@ if gen := S.get("ch10_gen"):
                                                                    for c, p in s["candidates"])}
                                for i, s in enumerate(gen["steps"])]), hide_index=True, key="ch10_gen_table")
 if st.button(t("ch10.gen.speed_run"), icon=":material/speed:", key="ch10_cache_run"):
-    S["ch10_speed"] = tried(gpt.cache_speed, model, VOCAB, n_new=P["cache_new"], device=DEV)
+    S["ch10_speed"] = layout.tried(gpt.cache_speed, model, VOCAB, n_new=P["cache_new"], device=DEV)
 if speed := S.get("ch10_speed"):
     c1, c2, c3 = st.columns(3)
     c1.metric(t("ch10.gen.with_cache"), f"{speed['cache']['tokens_per_s']:.0f} tok/s")
@@ -323,7 +313,7 @@ if gpt_result and len(gpt_result.checkpoints) > 1:
     ck = st.select_slider(t("ch10.beyond.checkpoint"), ck_steps, ck_steps[-1], key="ch10_ckpt")
     ck_model = gpt.model_at(gpt_result, ck_steps.index(ck))
     rep = st.text_input(t("ch10.beyond.text"), gpt.REPEAT_TEXT, key="ch10_rep_text")
-    if (m := tried(gpt.attention_for, ck_model, VOCAB, rep)) is not None:
+    if (m := layout.tried(gpt.attention_for, ck_model, VOCAB, rep)) is not None:
         ck_layer = st.selectbox(t("ch10.heads.layer"), range(ck_model.config.n_layer), ck_model.config.n_layer - 1, key="ch10_ck_layer")
         st.plotly_chart(heads.heads_figure(m["maps"][ck_layer], m["tokens"], t("ch10.beyond.maps", step=ck), t("ch10.heads.head")),
                         key="ch10_ck_maps")
@@ -338,7 +328,7 @@ c1, c2 = st.columns(2)
 ab_layer = c1.selectbox(t("ch10.heads.layer"), range(model.config.n_layer), key="ch10_ab_layer")
 ab_head = c2.selectbox(t("ch10.heads.head"), range(model.config.n_head), key="ch10_ab_head")
 if st.button(t("ch10.beyond.ablate"), icon=":material/block:", key="ch10_ablate_run"):
-    S["ch10_ablation"] = tried(gpt.ablate_head, model, VOCAB, ab_layer, ab_head, n_windows=8 if DEV == "cpu" else 32, device=DEV)
+    S["ch10_ablation"] = layout.tried(gpt.ablate_head, model, VOCAB, ab_layer, ab_head, n_windows=8 if DEV == "cpu" else 32, device=DEV)
 if ab := S.get("ch10_ablation"):
     c1, c2, c3 = st.columns(3)
     c1.metric(t("ch10.beyond.with"), f"{ab['loss']:.4f}")

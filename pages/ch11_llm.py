@@ -49,15 +49,6 @@ def curves_of(key: str, kind: str, metric: str, label: str, split: tuple = ()):
     return render
 
 
-def tried(fn, *args, **kwargs):
-    """fn(...), or None after showing its translated error."""
-    try:
-        return fn(*args, **kwargs)
-    except HeroError as err:
-        layout.show_error(err)
-        return None
-
-
 with st.spinner(t("ch11.loading")):
     TOK, MODEL = minilm()
 MODEL.to(DEV)
@@ -69,7 +60,7 @@ text_en = c1.text_area(t("ch11.tok.text_en"), tk.SAMPLES["en"], key="ch11_text_e
 text_zh = c2.text_area(t("ch11.tok.text_zh"), tk.SAMPLES["zh"], key="ch11_text_zh", height=80)
 shown = st.radio(t("ch11.tok.shown"), ["en", "zh"], format_func=lambda k: t(f"ch11.tok.lang.{k}"), horizontal=True,
                  key="ch11_tok_lang")
-if (rows := tried(tk.wordpiece_table, text_en if shown == "en" else text_zh, TOK)) is not None:
+if (rows := layout.tried(tk.wordpiece_table, text_en if shown == "en" else text_zh, TOK)) is not None:
     st.dataframe(pd.DataFrame([{t("ch11.tok.col.token"): r["token"], "id": r["id"], t("ch11.tok.col.special"): r["special"],
                                 "attention_mask": r["mask"], t("ch11.tok.col.offsets"): f"{r['start']}–{r['end']}",
                                 t("ch11.tok.col.text"): r["text"]} for r in rows]), hide_index=True, key="ch11_wp_table")
@@ -80,7 +71,7 @@ with st.spinner(t("ch11.tok.bpe_training")):
 tax_labels = {"en": t("ch11.tok.lang.en"), "zh": t("ch11.tok.lang.zh"), "wordpiece": "MiniLM WordPiece",
               "bpe": t("ch11.tok.bpe", n=BPE.get_vocab_size()), "char": t("ch11.tok.char"),
               "per_char": t("ch11.tok.per_char")}
-if (tax := tried(tk.token_tax, {"en": text_en, "zh": text_zh}, TOK, BPE)) is not None:
+if (tax := layout.tried(tk.token_tax, {"en": text_en, "zh": text_zh}, TOK, BPE)) is not None:
     st.plotly_chart(tk.tax_figure(tax, tax_labels, t("ch11.tok.tax_chart")), key="ch11_tax_fig")
     st.dataframe(pd.DataFrame([{t("ch11.tok.col.text"): tax_labels[r["text"]], t("ch11.tok.col.tokenizer"): tax_labels[r["tokenizer"]],
                                 t("ch11.tok.col.tokens"): r["tokens"], t("ch11.tok.per_char"): f"{r['per_char']:.2f}",
@@ -109,7 +100,7 @@ if found is not None and found["n"] == len(PARAS):
     c1, c2 = st.columns([4, 1])
     query = c1.text_input(t("ch11.search.query"), "How do I catch an exception?", key="ch11_query")
     k = c2.slider(t("ch11.search.k"), 1, 10, 5, key="ch11_k")
-    res = tried(search.search, query, PARAS, found["emb"], TOK, MODEL, DEV, k)
+    res = layout.tried(search.search, query, PARAS, found["emb"], TOK, MODEL, DEV, k)
     if res is not None:
         st.dataframe(pd.DataFrame([{"#": h["rank"], t("ch11.search.cosine"): f"{h['score']:.3f}",
                                     t("ch11.search.paragraph"): h["text"][:300]} for h in res["hits"]]),
@@ -132,7 +123,7 @@ if frozen is not None:
     c2.metric(t("ch11.sent.embed_s"), f"{frozen['embed_seconds']:.1f} s")
     c3.metric(t("ch11.sent.fit_s"), f"{frozen['fit_seconds']:.2f} s")
     own = st.text_input(t("ch11.sent.yours"), "the hotel was lovely and the staff were wonderful", key="ch11_sent_text")
-    if (p := tried(sent.predict_sentiment, [own], frozen["classifier"], TOK, MODEL, DEV)) is not None:
+    if (p := layout.tried(sent.predict_sentiment, [own], frozen["classifier"], TOK, MODEL, DEV)) is not None:
         st.progress(float(p[0]), text=t("ch11.sent.p_pos", p=f"{p[0]:.1%}"))
     st.caption(t("ch11.sent.note", n_train=frozen["n_train"], n_val=frozen["n_val"]))
 layout.code_panel(**dl.frozen(sent_settings), key="ch11_sent")
@@ -173,7 +164,7 @@ with c1:
     if ner is not None:
         st.metric(t("ch11.heads.ner_acc"), f"{ner['val_acc']:.1%}")
         ner_text = st.text_input(t("ch11.heads.ner_text"), "yesterday grace hopper visited nasa in boston .", key="ch11_ner_text")
-        if (pairs := tried(heads.tag_words, ner_text, ner["model"], TOK)) is not None:
+        if (pairs := layout.tried(heads.tag_words, ner_text, ner["model"], TOK)) is not None:
             st.markdown(heads.tagged_markdown(pairs))
 with c2:
     qa = runner.section("ch11_qa", lambda stop, emit, s=head_s: heads.train_head("qa", s, TOK, stop, emit),
@@ -184,7 +175,7 @@ with c2:
         ex = heads.qa_examples(1, 7)[0]
         question = st.text_input(t("ch11.heads.question"), ex["question"], key="ch11_qa_q")
         context = st.text_area(t("ch11.heads.context"), ex["context"], key="ch11_qa_c", height=80)
-        if (ans := tried(heads.answer, question, context, qa["model"], TOK)) is not None:
+        if (ans := layout.tried(heads.answer, question, context, qa["model"], TOK)) is not None:
             st.markdown(heads.highlighted_markdown(context.strip(), ans["start"], ans["end"]))
             st.caption(t("ch11.heads.span", answer=ans["answer"], score=f"{ans['score']:.1f}"))
 st.caption(t("ch11.heads.note"))
@@ -235,7 +226,7 @@ c1, c2 = st.columns([3, 1])
 prompt = c1.text_input(t("ch11.dec.prompt"), "The value of ", key="ch11_prompt")
 n_new = c2.slider(t("ch11.dec.n_new"), 4, 60, P["gen_new"], key="ch11_n_new")
 if st.button(t("ch11.dec.run"), key="ch11_decode"):
-    st.session_state["ch11_decoded"] = tried(dec.decode_all, gpt, prompt, n_new, 0, DEV)
+    st.session_state["ch11_decoded"] = layout.tried(dec.decode_all, gpt, prompt, n_new, 0, DEV)
     st.session_state["ch11_tree"] = st.session_state["ch11_decoded"] and dec.beam_tree(gpt, prompt, min(n_new, 10), 3, DEV)
 if out := st.session_state.get("ch11_decoded"):
     if out["dropped"]:
@@ -260,7 +251,7 @@ shots = c3.radio(t("ch11.prompt.shots"), [0, 1, 4], index=1, horizontal=True, ke
 messages = pr.chat_messages(question, shots)
 st.code(pr.char_tokenizer(gpt.chars).apply_chat_template(messages, tokenize=False, add_generation_prompt=True), language=None)
 st.caption(t("ch11.prompt.template_note"))
-if (rows := tried(pr.zero_vs_few, gpt, question, expected.strip() or None)) is not None:
+if (rows := layout.tried(pr.zero_vs_few, gpt, question, expected.strip() or None)) is not None:
     st.dataframe(pd.DataFrame([{t("ch11.prompt.shots"): r["shots"], t("ch11.prompt.chars"): r["prompt_chars"],
                                 t("ch11.prompt.fits"): r["fits"], t("ch11.dec.text"): repr(r["continuation"]),
                                 t("ch11.prompt.logprob"): None if r["answer_logprob"] is None else round(r["answer_logprob"], 3)}
@@ -286,7 +277,7 @@ rank = c1.select_slider(t("ch11.lora.rank"), [1, 2, 4, 8, 16, 32, 64, 128, 256],
 target = c2.radio(t("ch11.lora.targets"), list(lora.TARGETS), format_func=lambda k: t(f"ch11.lora.t.{k}"), horizontal=True,
                   key="ch11_lora_t")
 lora_s = lora.LoraSettings(r=rank, targets=target, steps=P["lora_steps"], device=DEV)
-if (cmp := tried(lora_memory, rank, target, id(gpt), gpt)) is not None:
+if (cmp := layout.tried(lora_memory, rank, target, id(gpt), gpt)) is not None:
     full, low = cmp["full"], cmp["lora"]
     c1, c2, c3 = st.columns(3)
     c1.metric(t("ch11.lora.trainable"), f"{low['trainable']:,}", t("ch11.lora.share", p=f"{low['trainable'] / full['trainable']:.2%}"),
@@ -327,7 +318,7 @@ cols = st.columns(4)
 word_sets = {k: cols[i].text_area(t(f"ch11.bias.set.{k}"), ", ".join(bias.TESTS[test][k]), key=f"ch11_weat_{test}_{k}", height=130)
              for i, k in enumerate("XYAB")}
 if st.button(t("ch11.bias.run"), key="ch11_weat"):
-    st.session_state["ch11_weat_result"] = tried(lambda: bias.run_weat({k: bias.parse_words(v) for k, v in word_sets.items()},
+    st.session_state["ch11_weat_result"] = layout.tried(lambda: bias.run_weat({k: bias.parse_words(v) for k, v in word_sets.items()},
                                                                        TOK, MODEL, DEV, P["weat_perm"]))
 if weat := st.session_state.get("ch11_weat_result"):
     c1, c2 = st.columns(2)

@@ -5,7 +5,6 @@ import streamlit as st
 
 from core import takehome, viz
 from core.device import preset
-from core.errors import HeroError
 from core.lessons.ch16_horizon import adversarial as adv, clip, fairness as fair, rl
 from ui import cache, ch16_compute, layout, runner, shelf
 from ui.i18n import t
@@ -15,15 +14,6 @@ PC, PR, PA = clip.PRESETS[KIND], rl.PRESETS[KIND], adv.PRESETS[KIND]
 DEV = layout.device()
 S = st.session_state
 layout.chapter_header("ch16")
-
-
-def tried(fn, *args, **kwargs):
-    """fn(...), or None after showing its translated error."""
-    try:
-        return fn(*args, **kwargs)
-    except HeroError as err:
-        layout.show_error(err)
-        return None
 
 
 @st.cache_resource(show_spinner=False)
@@ -70,13 +60,13 @@ else:
                      format_func=lambda k: t(f"ch16.clip.lang.{k}"))
     template = c2.text_input(t("ch16.clip.template"), clip.DEFAULT_TEMPLATE[words], key=f"ch16_clip_template_{words}")
     prompts = clip.class_prompts(words, template)
-    if (zs := tried(clip.zero_shot, clip_run.model, parts.X_val, parts.y_val, prompts)) is not None:
+    if (zs := layout.tried(clip.zero_shot, clip_run.model, parts.X_val, parts.y_val, prompts)) is not None:
         st.metric(t("ch16.clip.zs_acc"), f"{zs['acc']:.1%}")
         Xs, ys = clip.one_per_class(parts.X_val, parts.y_val)
         sim = clip.zero_shot(clip_run.model, Xs, ys, prompts)["similarity"]
         st.plotly_chart(clip.similarity_figure(sim, ys.numpy(), prompts, t("ch16.clip.matrix")), key="ch16_clip_matrix")
     query = st.text_input(t("ch16.clip.query"), "数字七", key="ch16_clip_query")
-    if (found := tried(clip.retrieve, clip_run.model, parts.X_val, query)) is not None:
+    if (found := layout.tried(clip.retrieve, clip_run.model, parts.X_val, query)) is not None:
         if found["dropped"]:
             st.warning(t("ch16.clip.dropped", words=", ".join(found["dropped"])))
         st.plotly_chart(viz.image_grid(parts.X_val[found["index"]].reshape(-1, 8, 8).numpy(),
@@ -146,7 +136,7 @@ method = c2.radio(t("ch16.adv.method"), adv.METHODS, horizontal=True, key="ch16_
                   format_func=lambda m: t(f"ch16.adv.{m}"))
 pgd_steps = c3.slider(t("ch16.adv.pgd_steps"), 1, 40, PA["pgd_steps"], key="ch16_adv_pgd_steps")
 adv_labels = {k: t(f"ch16.adv.{k}") for k in ("fgsm", "pgd", "acc", "label")}
-if (ex := tried(adv.examples, adv_model, eps, method, 8, pgd_steps, DEV)) is not None:
+if (ex := layout.tried(adv.examples, adv_model, eps, method, 8, pgd_steps, DEV)) is not None:
     flipped = int((ex["pred_adv"] != ex["label"]).sum())
     st.plotly_chart(adv.examples_figure(ex, adv_labels, t("ch16.adv.examples", eps=f"{eps:g}", flipped=flipped,
                                                           linf=f"{ex['linf']:.3f}")), key="ch16_adv_examples")
@@ -174,7 +164,7 @@ train_method = c2.radio(t("ch16.adv.train_method"), adv.METHODS, horizontal=True
                         format_func=lambda m: t(f"ch16.adv.{m}"))
 train_settings = adv.AdvTrainSettings(eps=train_eps, method=train_method, epochs=PA["epochs"], pgd_steps=pgd_steps,
                                       eval_n=PA["eval_n"], train_n=PA["train_n"], device=DEV)
-bad_train = tried(adv.check_eps, train_eps) is None
+bad_train = layout.tried(adv.check_eps, train_eps) is None
 
 
 def shelve_robust(r: dict) -> None:

@@ -29,6 +29,17 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 @pytest.fixture
+def one_thread():
+    """Two intra-op threads on a shared 2-core box oversubscribe badly: modules that train a lot
+    use one (``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def app():
     """An AppTest of the whole gallery (app.py). Use ``open_page(app, "pages/chNN_x.py")``."""
     from streamlit.testing.v1 import AppTest

@@ -20,13 +20,7 @@ from core.lessons import ch07_vision as L
 from tests.conftest import device_reaching_fit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two intra-op threads on a shared 2-core box oversubscribe badly; tests use one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ----------------------------------------------------------------- 7.1 convolution

@@ -13,13 +13,7 @@ from core.lessons import ch09_tricks as lesson
 from tests.conftest import device_reaching_fit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine is shared: one intra-op thread keeps these tiny runs fast and predictable."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --------------------------------------------------------------------------- 9.1–9.2

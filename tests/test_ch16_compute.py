@@ -13,13 +13,7 @@ from core.lessons.ch16_horizon import hardware as hw, scaling
 from tests.conftest import device_reaching_fit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two intra-op threads on a shared 2-core box oversubscribe badly; tests use one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(scaling.PRESETS["tiny"])

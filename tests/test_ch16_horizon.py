@@ -14,13 +14,7 @@ from core.nets.clip_tiny import TinyCLIP, TinyCLIPConfig
 from core.nets.policy_mlp import PolicyMLP, PolicyMLPConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions on a shared 2-core machine: two threads fight each other (10× slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_symmetric_contrastive_loss_matches_its_formula():

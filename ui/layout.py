@@ -61,6 +61,15 @@ def show_error(err: HeroError) -> None:
     st.error(error_text(err), icon=":material/error:")
 
 
+def tried(fn: Callable, *args, **kwargs):
+    """``fn(...)``, or None after showing its translated error (bad input never becomes a traceback)."""
+    try:
+        return fn(*args, **kwargs)
+    except HeroError as err:
+        show_error(err)
+        return None
+
+
 def device() -> str:
     """The torch device type every run on this page uses ("cuda", "mps" or "cpu"): lessons take
     it as their settings' ``device`` field."""
