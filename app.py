@@ -8,7 +8,7 @@ import streamlit as st  # noqa: E402
 
 from core.catalog import CHAPTERS, ROOT  # noqa: E402
 from core.device import configure_threads  # noqa: E402
-from ui import layout, runner, shelf  # noqa: E402
+from ui import layout, runner, shelf, warmup  # noqa: E402
 from ui.i18n import language_selector, t  # noqa: E402
 
 
@@ -35,6 +35,7 @@ def main() -> None:
     layout.device_panel()
     shelf.sidebar()
     navigation.run()
+    warmup.start_once()       # the visitor's page is drawn: import what the other pages need (ui/warmup.py)
 
 
 # A spawned DataLoader worker (ch06) re-imports the running script as __mp_main__: it must not draw.

@@ -109,6 +109,7 @@ class _ModuleInfo:
     imports: dict[str, str]           # bound name -> the import statement that binds it
     assignments: dict[str, ast.stmt]  # top-level NAME = ... statements
     source: str
+    lines: list[str] | None = None    # source split into lines, when an assignment is first copied
 
 
 _MODULE_CACHE: dict[str, _ModuleInfo] = {}
@@ -275,11 +276,9 @@ class _Builder:
         return blocks
 
     def _emit_assignment(self, module: types.ModuleType, name: str) -> None:
-        node = _module_info(module).assignments[name]
-        source = ast.get_source_segment(_module_info(module).source, node)
+        source, free, attrs = _assignment_analysed(module, name)
         self.claim(name, f"{module.__name__}.{name}")
-        names, attrs = _free_names(node.value if node.value is not None else node)
-        for n in sorted(names - _locally_bound(node.value if node.value is not None else node)):
+        for n in sorted(free):
             self.need(module, n, attrs.get(n, set()))
         self.blocks.append(source + "\n")
 
@@ -302,6 +301,25 @@ class _Builder:
 
 
 _MISSING = object()
+_ASSIGNMENTS: dict[tuple[str, str], tuple[str, set[str], dict[str, set[str]]]] = {}
+
+
+def _assignment_analysed(module: types.ModuleType, name: str) -> tuple[str, set[str], dict[str, set[str]]]:
+    """(source of ``name = ...`` in ``module``, free names it reads, attributes read per name), once:
+    ``ast.get_source_segment`` splits the whole module's text on every call, which made it most of
+    a page's first-view cost (81 assignments in ch02's scripts)."""
+    key = (module.__name__, name)
+    if key not in _ASSIGNMENTS:
+        info = _module_info(module)
+        node = info.assignments[name]
+        if info.lines is None:
+            info.lines = info.source.splitlines(keepends=True)
+        segment = "".join(info.lines[node.lineno - 1:node.end_lineno])
+        source = textwrap.dedent(segment).rstrip("\n")   # top-level statements span whole lines
+        body = node.value if node.value is not None else node
+        names, attrs = _free_names(body)
+        _ASSIGNMENTS[key] = (source, names - _locally_bound(body), attrs)
+    return _ASSIGNMENTS[key]
 _ANALYSED: dict[Any, tuple[str, set[str], dict[str, set[str]], set[str]]] = {}
 
 
