@@ -129,7 +129,8 @@ layout.code_panel([gan2d.d_step, gan2d.g_step, gan2d.gradient_penalty, gan2d.tra
 layout.section("ch12.dcgan", "12.2 · 实战")
 c1, c2 = st.columns(2)
 dc_steps = c1.slider(t("ch12.dcgan.steps"), 2, 6000, PD["steps"], key="ch12_dc_steps")
-dc_lr = c2.select_slider(t("ch12.dcgan.lr"), [1e-4, 2e-4, 5e-4, 1e-3, 1e-2, 1e-1], 5e-4, key="ch12_dc_lr")
+dc_lr = c2.select_slider(t("ch12.dcgan.lr"), [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 1e-2, 1e-1], dcgan.DCGANSettings.lr,
+                         key="ch12_dc_lr")
 dc_settings = dcgan.DCGANSettings(steps=dc_steps, lr=dc_lr, width=PD["width"], batch_size=PD["batch_size"],
                                   grid_every=PD["grid_every"], eval_every=PD["eval_every"],
                                   eval_samples=PD["eval_samples"], device=DEVICE)

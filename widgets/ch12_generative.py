@@ -49,7 +49,7 @@ def build(lang: str = "en") -> gr.Blocks:
         gr.Markdown(f"## {t('ch12.dcgan.title')}\n{t('ch12.dcgan.intro')}")
         with gr.Row():
             steps = gr.Slider(2, 6000, value=P["steps"], step=1, label=t("ch12.dcgan.steps"))
-            lr = gr.Dropdown([1e-4, 2e-4, 5e-4, 1e-3], value=5e-4, label=t("ch12.dcgan.lr"))
+            lr = gr.Dropdown([1e-4, 2e-4, 5e-4, 1e-3, 2e-3], value=dcgan.DCGANSettings.lr, label=t("ch12.dcgan.lr"))
         button = gr.Button(t("ch12.dcgan.train"), variant="primary")
         status = gr.Markdown()
         with gr.Row():

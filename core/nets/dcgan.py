@@ -1,5 +1,6 @@
 """DCGAN for 28×28 digits (Radford et al. 2015, scaled down): transposed convolutions up from a
-latent vector, strided convolutions down to one logit, BatchNorm in both, no pooling."""
+latent vector (then one 3×3 convolution at 28×28), strided convolutions down to one logit,
+BatchNorm in both, no pooling."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,9 +26,14 @@ class DCGANGenerator(nn.Module):
         self.config = config
         w = config.width
         self.project = nn.Sequential(nn.Linear(config.latent_dim, 2 * w * 7 * 7), nn.BatchNorm1d(2 * w * 7 * 7), nn.ReLU())
+        h = max(1, w // 2)
         self.up = nn.Sequential(
             nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.BatchNorm2d(w), nn.ReLU(),   # 7 → 14
-            nn.ConvTranspose2d(w, 1, 4, stride=2, padding=1), nn.Sigmoid(),                       # 14 → 28
+            nn.ConvTranspose2d(w, h, 4, stride=2, padding=1), nn.BatchNorm2d(h), nn.ReLU(),       # 14 → 28
+            # a plain 3×3 convolution draws the pixels: a stride-2 transposed convolution writing them
+            # itself leaves a checkerboard the judge reads as noise (measured 2026-12-02, 2,000 steps:
+            # 58 % vs 55 % confident, Fréchet 20 vs 29)
+            nn.Conv2d(h, 1, 3, padding=1), nn.Sigmoid(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
