@@ -11,6 +11,7 @@ import ast
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -19,6 +20,7 @@ from core.catalog import built_chapters
 from tests.conftest import ROOT, open_page
 
 SCRIPT_TIMEOUT = 180   # seconds for one tiny script on a shared 2-core machine
+PARALLEL_SCRIPTS = max(1, min(4, os.cpu_count() or 1))
 
 
 def served_scripts(chapter) -> dict[str, str]:
@@ -47,12 +49,25 @@ def run_script(name: str, text: str, tmp_path) -> subprocess.CompletedProcess:
 CHAPTERS = built_chapters()
 
 
+def script_failure(name: str, text: str, folder) -> str | None:
+    """Run one script; what went wrong, or None."""
+    try:
+        done = run_script(name, text, folder)
+    except subprocess.TimeoutExpired:
+        return f"{name}: still running after {SCRIPT_TIMEOUT} s with HERO_TINY=1"
+    if done.returncode != 0:
+        return f"{name}: exit {done.returncode}\n{done.stderr[-1500:]}"
+    if not done.stdout.strip():
+        return f"{name}: printed nothing (a take-home script prints its result)"
+    return None
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.id)
 def test_every_download_runs_from_an_empty_folder(chapter, tmp_path_factory):
     scripts = served_scripts(chapter)
     if chapter.id != "preface":
         assert scripts, f"{chapter.id} offers no code download"
-    failures = []
+    failures, jobs = [], []
     for name, text in sorted(scripts.items()):
         assert name.endswith(".py"), name
         tree = ast.parse(text)   # it is Python
@@ -62,16 +77,10 @@ def test_every_download_runs_from_an_empty_folder(chapter, tmp_path_factory):
         if core_imports:
             failures.append(f"{name}: imports the gallery's own modules ({ast.unparse(core_imports[0])})")
             continue
-        folder = tmp_path_factory.mktemp(name.removesuffix(".py"))
-        try:
-            done = run_script(name, text, folder)
-        except subprocess.TimeoutExpired:
-            failures.append(f"{name}: still running after {SCRIPT_TIMEOUT} s with HERO_TINY=1")
-            continue
-        if done.returncode != 0:
-            failures.append(f"{name}: exit {done.returncode}\n{done.stderr[-1500:]}")
-        elif not done.stdout.strip():
-            failures.append(f"{name}: printed nothing (a take-home script prints its result)")
+        jobs.append((name, text, tmp_path_factory.mktemp(name.removesuffix(".py"))))
+    # Each script runs on one thread and spends most of its time importing torch: one per core at once.
+    with ThreadPoolExecutor(max_workers=PARALLEL_SCRIPTS) as pool:
+        failures += [f for f in pool.map(lambda job: script_failure(*job), jobs) if f]
     assert not failures, "\n\n".join(failures)
 
 
