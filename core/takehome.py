@@ -305,9 +305,9 @@ _ASSIGNMENTS: dict[tuple[str, str], tuple[str, set[str], dict[str, set[str]]]] =
 
 
 def _assignment_analysed(module: types.ModuleType, name: str) -> tuple[str, set[str], dict[str, set[str]]]:
-    """(source of ``name = ...`` in ``module``, free names it reads, attributes read per name), once:
-    ``ast.get_source_segment`` splits the whole module's text on every call, which made it most of
-    a page's first-view cost (81 assignments in ch02's scripts)."""
+    """(source of ``name = ...`` in ``module``, its whole lines with any trailing comment, free names
+    it reads, attributes read per name), once per assignment: ``ast.get_source_segment`` split the
+    whole module's text on every call, and pages rebuild their scripts whenever a setting changes."""
     key = (module.__name__, name)
     if key not in _ASSIGNMENTS:
         info = _module_info(module)
@@ -320,6 +320,8 @@ def _assignment_analysed(module: types.ModuleType, name: str) -> tuple[str, set[
         names, attrs = _free_names(body)
         _ASSIGNMENTS[key] = (source, names - _locally_bound(body), attrs)
     return _ASSIGNMENTS[key]
+
+
 _ANALYSED: dict[Any, tuple[str, set[str], dict[str, set[str]], set[str]]] = {}
 
 

@@ -1,9 +1,10 @@
 """Import the heavy libraries the chapter pages use, in the background, once a visitor's first page is drawn.
 
-Measured on a quiet 2-vCPU host, a chapter's first view used to pay for its imports: scikit-learn and
-SciPy (ch03, ch06, ch10, ch15, ch16), torchvision with TorchDynamo (ch04, ch06), transformers' BERT and
-GPT-2 modules (ch11), diffusers (ch12), captum (ch15) — several seconds each, on the first visit of that
-page in the server's life. Python imports a module once per process, so the server imports them for
+A chapter's first view used to pay for its imports (found by diffing sys.modules around each page):
+scikit-learn and SciPy (ch03, ch06, ch10, ch15, ch16), torchvision with TorchDynamo (ch04, ch06),
+transformers' BERT and GPT-2 modules (ch11), diffusers (ch12), captum (ch15) — seconds each, on the
+first visit of that page in the server's life (ch03, ch04 and ch11 ran 10 s in AppTest on a loaded
+2-core machine, 3–5 s once imported). Python imports a module once per process, so the server imports them for
 every visitor while the first one is still reading the page they opened. The server (``ui.server``)
 turns this on with ``HERO_WARMUP=1``; AppTest runs and plain ``streamlit run app.py`` leave it off.
 

@@ -31,8 +31,9 @@ PRESETS = {
 class DCGANSettings:
     # Defaults from a sweep on the 5,000 digits (2026-12-02, judged every 250 steps, seed 0): lr 2e-3
     # with β2 0.99 and the weight average reached 60 % confident (10/10 classes) at 1,500 steps of
-    # batch 32, where the paper's-style lr 5e-4 / β2 0.999 without the average stayed near 50 % at
-    # 2,000; hinge loss + spectral norm, D dropout, shift augmentation and TTUR did no better here.
+    # batch 32, where lr 5e-4 / β2 0.999 without the average stayed near 50 % at 2,000; hinge loss +
+    # spectral norm, D dropout, shift augmentation and TTUR did no better here. bench_ch12 on 2 quiet
+    # cores (its own noise draws): 56 % at 1,250 steps (80 s), 60.5 % at 2,000 (128 s).
     steps: int = 2500            # generator updates
     batch_size: int = 32         # half of 64 costs half a step and learned about as much per step
     latent_dim: int = 32
