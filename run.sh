@@ -45,6 +45,9 @@ case "${1:-app}" in
           exec .venv/bin/python gradio_app.py ;;
   test)   ensure_requirements requirements-test.txt
           ensure_chromium
+          # one torch thread per test process unless told otherwise: on a 2-core runner two intra-op
+          # threads beside Streamlit's script thread and Chromium oversubscribe the cores
+          export HERO_THREADS="${HERO_THREADS:-1}"
           shift; exec .venv/bin/python -m pytest "$@" ;;
   bench)  ensure_requirements requirements-test.txt
           mkdir -p bench/results

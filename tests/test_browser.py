@@ -40,7 +40,8 @@ def free_port() -> int:
 
 def start_server(port: int) -> subprocess.Popen:
     """The gallery as a visitor gets it: ``python -m ui.server`` (what run.sh and the Dockerfile run)."""
-    env = {**os.environ, "HERO_PRESET": "tiny", "PYTHONPATH": str(ROOT)}
+    # No import warm-up (tests/test_warmup.py covers it): here it would only compete for the cores.
+    env = {**os.environ, "HERO_PRESET": "tiny", "PYTHONPATH": str(ROOT), "HERO_WARMUP": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "ui.server", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--server.fileWatcherType", "none"],
