@@ -3,6 +3,7 @@ failures instead of raising, and app.py starts it once a page is drawn, only whe
 import importlib.util
 import os
 import sys
+import threading
 
 import pytest
 
@@ -26,7 +27,7 @@ def test_run_imports_and_reports_failures_without_raising():
 def fresh_warmup(monkeypatch):
     monkeypatch.setattr(warmup, "_thread", None)
     monkeypatch.setattr(warmup, "MODULES", ("colorsys",))
-    monkeypatch.setattr(warmup, "done", __import__("threading").Event())
+    monkeypatch.setattr(warmup, "done", threading.Event())
     monkeypatch.setattr(warmup, "report", {})
     return warmup
 
