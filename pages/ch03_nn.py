@@ -192,15 +192,8 @@ layout.section("ch03.init", "3.4")
 c1, c2 = st.columns(2)
 act = c1.radio(t("ch03.init.activation"), ["relu", "tanh"], horizontal=True, key="ch03_init_act")
 init = c2.selectbox(t("ch03.init.strategy"), list(lesson.INITS), index=5, key="ch03_init")
-
-
-@st.cache_data(show_spinner=False)
-def init_stats_all(activation: str, width: int, n: int) -> dict:
-    """The 7 seeded runs depend only on the activation: computed once per server, shared by every visitor."""
-    return {name: lesson.init_activation_stats(name, activation, width=width, n=n) for name in lesson.INITS}
-
-
-all_stats = init_stats_all(act, P["init_width"], P["init_samples"])
+# the 7 seeded runs depend only on the activation: computed once per server, shared by every visitor
+all_stats = st.cache_data(lesson.init_stats_per_strategy, show_spinner=False)(act, P["init_width"], P["init_samples"])
 st.plotly_chart(lesson.init_histogram_figure(all_stats[init], t("ch03.init.hist", init=init, act=act)), key="ch03_hist")
 c1, c2 = st.columns(2)
 c1.plotly_chart(lesson.std_per_layer_figure(all_stats, "std", t("ch03.init.std")), key="ch03_std")

@@ -34,7 +34,8 @@ from .containers import (  # noqa: F401
     container_snippet, summarize,
 )
 from .initialisation import (  # noqa: F401
-    INITS, apply_init, init_activation_stats, init_histogram_figure, std_per_layer_figure,
+    INITS, apply_init, init_activation_stats, init_histogram_figure, init_stats_per_strategy,
+    std_per_layer_figure,
 )
 from .parameters import (  # noqa: F401
     parameter_table, state_dict_summary,
