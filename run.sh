@@ -48,7 +48,11 @@ case "${1:-app}" in
           # one torch thread per test process unless told otherwise: on a 2-core runner two intra-op
           # threads beside Streamlit's script thread and Chromium oversubscribe the cores
           export HERO_THREADS="${HERO_THREADS:-1}"
-          shift; exec .venv/bin/python -m pytest "$@" ;;
+          # ...and so one test file per core at once (pytest-xdist; whole files, so a module's server or
+          # trained model is made once), at most 4 (each worker holds torch and friends: ~2 GB)
+          cores=$(nproc 2>/dev/null || echo 1)
+          workers="${HERO_TEST_WORKERS:-$(( cores < 4 ? cores : 4 ))}"
+          shift; exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@" ;;
   bench)  ensure_requirements requirements-test.txt
           mkdir -p bench/results
           for b in bench/bench_*.py; do .venv/bin/python "$b"; done ;;
