@@ -16,7 +16,8 @@ def main() -> None:
     # The icon is a file we ship: a :material/...: page icon is fetched from a font CDN on every load.
     st.set_page_config(page_title="PyTorch Zero to Hero", page_icon=str(ROOT / "static" / "favicon.png"),
                        layout="wide")
-    configure_threads(runner.THREADS_PER_RUN)
+    # the page's own tensors count as one more consumer beside the runs training now
+    configure_threads(runner.thread_share(runner.SCHEDULER.busy_slots() + 1))
     language_selector()
 
     groups: dict[str, list] = {}

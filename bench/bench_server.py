@@ -112,7 +112,8 @@ def main() -> None:
                 page.get_by_role("button", name=translate("en", "ch05.compare.pin")).wait_for(timeout=180_000)
                 page.get_by_role("button", name=translate("en", "ch05.digits.train")).click()
                 page.wait_for_timeout(1000)
-                page.get_by_text(translate("en", "ch05.digits.source_trained"), exact=False).wait_for(timeout=180_000)
+                # the model-in-use caption and the baseline table both name the source: wait for the first
+                page.get_by_text(translate("en", "ch05.digits.source_trained"), exact=False).first.wait_for(timeout=180_000)
                 current, peak = rss_mb(server.pid)
             except Exception as exc:
                 print(f"  ch05 training visit: {type(exc).__name__}: {str(exc)[:200]}", flush=True)

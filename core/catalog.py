@@ -112,7 +112,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("ch09", 9, 2, "pages/ch09_tricks.py", "tricks", ("train",), "≈ 8 s"),
     Chapter("ch10", 10, 3, "pages/ch10_transformer.py", "transformer", ("train", "generate"), "≈ 60 s"),
     Chapter("ch11", 11, 3, "pages/ch11_llm.py", "llm", ("infer", "train", "generate"), "≈ 2–3 min"),
-    Chapter("ch12", 12, 3, "pages/ch12_generative.py", "generative", ("train", "generate"), "≈ 2 min"),
+    Chapter("ch12", 12, 3, "pages/ch12_generative.py", "generative", ("train", "generate"), "≈ 1.5 min"),
     Chapter("ch13", 13, 3, "pages/ch13_deployment.py", "deployment", ("infer",), "≈ 20 s"),
     Chapter("ch14", 14, 3, "pages/ch14_distributed.py", "distributed", ("train",), "≈ 30 s"),
     Chapter("ch15", 15, 4, "pages/ch15_ecosystem.py", "ecosystem", ("train", "infer"), "≈ 30 s"),

@@ -163,7 +163,8 @@ if dc is not None:
     if dc.evals:
         score_metrics(dc.evals[-1], (c1, c2, c3))
     c1, c2 = st.columns(2)
-    seed = c1.number_input(t("ch12.dcgan.seed"), 0, 10_000, 0, key="ch12_dc_seed")
+    # seed 0 would decode the fixed-noise grid's own 16 vectors again (it is drawn from seed 0 too)
+    seed = c1.number_input(t("ch12.dcgan.seed"), 0, 10_000, 1, key="ch12_dc_seed")
     c1.plotly_chart(figures.digits(dcgan.sample_seeded(dc.generator, 16, int(seed)), t("ch12.dcgan.samples")),
                     key="ch12_dc_samples")
     sa, sb = c2.columns(2)

@@ -108,3 +108,42 @@ def test_progress_of_fit_and_generic_events():
     assert info["fraction"] == 0.25 and 29 < info["left"] < 31      # 10 s for a quarter → ~30 s left
     run.events.append({"kind": "progress", "done": 3, "total": 4, "text": "trial"})
     assert progress_of(run)["fraction"] == 0.75
+
+
+def test_runs_share_the_cores_and_a_lone_run_gets_them_all(monkeypatch):
+    """Each run sets its own torch thread count (it is per OS thread): the quota while it trains
+    alone, half of it each while two train, and back to all once the other has finished."""
+    import torch
+
+    from ui import runner
+    monkeypatch.delenv("HERO_THREADS", raising=False)
+    monkeypatch.setattr(runner, "QUOTA", 4)
+    sched = _Scheduler(slots=3)
+    monkeypatch.setattr(runner, "SCHEDULER", sched)
+    seen, go = {}, {k: threading.Event() for k in ("a1", "a2", "b1", "b_done", "a3")}
+
+    def worker(run, marks):
+        assert sched.acquire(run, lambda: True)
+        for mark in marks:           # what a run does at each event: take its share, then compute
+            go[mark].wait(5)
+            runner.apply_thread_share()
+            seen[mark] = torch.get_num_threads()
+        if run.key == "b":
+            go["b_done"].wait(5)
+        sched.release(run)
+
+    a = threading.Thread(target=worker, args=(Run(key="a"), ["a1", "a2", "a3"]))
+    a.start()
+    go["a1"].set()
+    wait_until(lambda: "a1" in seen)
+    b = threading.Thread(target=worker, args=(Run(key="b"), ["b1"]))
+    b.start()
+    wait_until(lambda: sched.load()[0] == 2)
+    go["a2"].set(), go["b1"].set()
+    wait_until(lambda: "a2" in seen and "b1" in seen)
+    go["b_done"].set()
+    b.join(5)
+    go["a3"].set()
+    a.join(5)
+    assert seen == {"a1": 4, "a2": 2, "b1": 2, "a3": 4}, seen
+    assert runner.thread_share(runner.SCHEDULER.busy_slots() + 1) == 4   # the page alone: every core
