@@ -90,3 +90,14 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "./run.sh test" in ci and "./run.sh test" in readme and "apt-get install" in ci
+
+
+def test_server_config_skips_the_per_rerun_full_gc_and_the_file_watcher():
+    """Streamlit's defaults run gc.collect(2) after every script run (a live run's panel reruns
+    every 0.5 s: that starved the training thread ~3.5×) and watch the tree; the gallery's config
+    turns both off, as Streamlit itself reads it when started from the repo root (run.sh, Docker)."""
+    import subprocess
+    out = subprocess.run([sys.executable, "-c", "from streamlit import config; config.get_config_options(force_reparse=True); "
+                          "print(config.get_option('runner.postScriptGC'), config.get_option('server.fileWatcherType'))"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split()[-2:] == ["False", "none"], out.stdout + out.stderr
