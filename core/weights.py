@@ -79,6 +79,13 @@ class Recipe:
             fields["trainer"] = f"{self.trainer.__module__}.{self.trainer.__qualname__}"
         return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def meta(self, value: float, seconds: float, dataset: str, **extra) -> dict:
+        """The metadata stored with a checkpoint trained from this recipe (``train_recipe`` and every
+        ``trainer`` return it): the measured ``metric`` value, training seconds, torch and data."""
+        return {"recipe": self.name, "recipe_fingerprint": self.fingerprint(),
+                "metric": {"name": self.metric, "value": round(float(value), 4)},
+                "train_seconds": round(seconds, 1), "torch": torch.__version__, "dataset": dataset, **extra}
+
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -362,10 +369,7 @@ def train_recipe(recipe: Recipe, on_progress: Callable[[dict], None] | None = No
             on_progress(event)
     if last.get("reason") not in ("completed",):
         raise HeroError("weights.training_failed", reason=last.get("reason", "?"))
-    meta = {"recipe": recipe.name, "recipe_fingerprint": recipe.fingerprint(),
-            "metric": {"name": recipe.metric, "value": round(float(last.get(recipe.metric, float("nan"))), 4)},
-            "train_seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__,
-            "dataset": ds.source}
+    meta = recipe.meta(last.get(recipe.metric, float("nan")), time.perf_counter() - started, ds.source)
     return model.cpu().eval(), meta
 
 

@@ -43,8 +43,7 @@ def start_server(port: int) -> subprocess.Popen:
     # No import warm-up (tests/test_warmup.py covers it): here it would only compete for the cores.
     env = {**os.environ, "HERO_PRESET": "tiny", "PYTHONPATH": str(ROOT), "HERO_WARMUP": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "ui.server", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--server.fileWatcherType", "none"],
+                             "--server.address", "127.0.0.1"],   # the rest from .streamlit/config.toml
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 from core.errors import HeroError
 from core.weights import Recipe, register_recipe
 
@@ -20,11 +18,9 @@ def train_digits_recipe(recipe: Recipe, on_progress=None, device: str = "cpu", s
     result = lesson.train_digits(settings, stop_event, on_progress)
     if result.end.get("reason") != "completed":
         raise HeroError("weights.training_failed", reason=result.end.get("reason", "?"))
-    meta = {"recipe": recipe.name, "recipe_fingerprint": recipe.fingerprint(),
-            "metric": {"name": recipe.metric, "value": round(float(result.end[recipe.metric]), 4)},
-            "train_seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__,
-            "dataset": "scikit-learn load_digits (1,797 8×8 digits), 80/20 split, shifted copies of the training part"}
-    return result.model, meta
+    return result.model, recipe.meta(result.end[recipe.metric], time.perf_counter() - started,
+                                     "scikit-learn load_digits (1,797 8×8 digits), 80/20 split, "
+                                     "shifted copies of the training part")
 
 
 # ch05 实战, and later chapters that debug (ch09), explain (ch15) or export (ch13) "the digit

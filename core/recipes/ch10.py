@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 from core.weights import Recipe, register_recipe
 
 
@@ -29,11 +27,8 @@ def train_char_gpt(recipe: Recipe, on_progress=None, device: str = "cpu", stop_e
     result = gpt.train_gpt(s, stop_event, emit)
     if not result.ok or result.end.get("reason") not in ("max_steps", "completed"):
         raise HeroError("weights.training_failed", reason=result.end.get("reason", "?"))
-    meta = {"recipe": recipe.name, "recipe_fingerprint": recipe.fingerprint(),
-            "metric": {"name": recipe.metric, "value": round(result.val_loss, 4)},
-            "train_seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__,
-            "dataset": "CPython pydoc_data.topics (the Python language reference), 90/10 split"}
-    return result.model, meta
+    return result.model, recipe.meta(result.val_loss, time.perf_counter() - started,
+                                     "CPython pydoc_data.topics (the Python language reference), 90/10 split")
 
 
 # 4 layers × 4 heads × width 128 over a 256-character context: ~0.8 M parameters (3.3 MB), big

@@ -43,10 +43,8 @@ def train_char_gpt2(recipe: Recipe, on_progress=None, device: str = "cpu", stop_
     if len(gpt.losses) < s.steps or not math.isfinite(gpt.losses[-1]):
         raise HeroError("weights.training_failed", reason="stopped" if len(gpt.losses) < s.steps else "nan")
     val = held_out_loss(gpt, text[cut:])
-    meta = {"recipe": recipe.name, "recipe_fingerprint": recipe.fingerprint(),
-            "metric": {"name": recipe.metric, "value": round(val, 4)}, "train_seconds": round(gpt.seconds, 1),
-            "torch": torch.__version__, "dataset": "CPython pydoc_data.topics (the Python language reference), 90/10 split"}
-    return gpt.net, meta
+    return gpt.net, recipe.meta(val, gpt.seconds,
+                                "CPython pydoc_data.topics (the Python language reference), 90/10 split")
 
 
 # 2 blocks × 4 heads × width 128 over 64 characters: 0.42 M parameters (1.7 MB), small enough that a LoRA

